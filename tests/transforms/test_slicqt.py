@@ -1,0 +1,224 @@
+"""The sliCQT's own contract: perfect reconstruction, shapes, gradients, dtypes, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sliceq22.transforms import SCALES, SliCQCoefficients, SliCQT, make_filterbanks, next_fast_len
+
+SR = 44100
+
+# one config per scale, default (suggested) slice and transition lengths
+SCALE_CONFIGS = {
+    "log": dict(fmin=32.9, fmax=22050, bins=84),
+    "cqlog": dict(fmin=50, fmax=16000, bins=48),
+    "oct": dict(fmin=32.9, fmax=22050, bins=12),
+    "vqlog": dict(fmin=32.9, fmax=22050, bins=84, gamma=30),
+    "mel": dict(fmin=20, fmax=22050, bins=116),
+    "bark": dict(fmin=32.9, fmax=22050, bins=262),
+    "lin": dict(fmin=50, fmax=22000, bins=200),
+}
+
+
+def rel_db(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (20 * torch.log10((a - b).norm() / b.norm())).item()
+
+
+def test_every_scale_has_a_config():
+    assert set(SCALE_CONFIGS) == set(SCALES)
+
+
+@pytest.mark.parametrize("scale", sorted(SCALE_CONFIGS))
+def test_perfect_reconstruction_30s_stereo(music30, scale):
+    """<= -290 dB in float64 and <= -120 dB in float32 on 30 s of stereo music."""
+    t = SliCQT(scale, sample_rate=SR, **SCALE_CONFIGS[scale])
+    x64 = music30
+    assert rel_db(t.inverse(t(x64), x64.shape[-1]), x64) <= -290
+    x32 = music30.float()
+    y32 = t.inverse(t(x32), x32.shape[-1])
+    assert y32.dtype == torch.float32
+    assert rel_db(y32.double(), x64) <= -120
+
+
+def test_reference_config_reconstruction(music30):
+    """xumx-sliCQ's config (slice 18060 = 4*3*5*7*43): float64 stays exact despite the prime 43."""
+    t = SliCQT("bark", 32.9, 22050, 262, SR, slice_len=18060, trans_len=4516)
+    x = music30[:, : 10 * SR]
+    assert rel_db(t.inverse(t(x), x.shape[-1]), x) <= -290
+    assert rel_db(t.inverse(t(x.float()), x.shape[-1]).double(), x) <= -120
+
+
+@pytest.mark.parametrize("shape", [(5000,), (2, 5000), (3, 2, 5000), (2, 1, 2, 4999)])
+def test_shapes_mono_stereo_batch(shape):
+    t = SliCQT("bark", 50, 7000, 30, 16000)
+    x = torch.randn(shape, dtype=torch.float64)
+    C = t(x)
+    assert isinstance(C, SliCQCoefficients)
+    assert C.batch_shape == shape[:-1]
+    assert C.layout == t.layout
+    assert C.num_bins == t.num_bins == 30 + 2
+    assert C.num_slices == t.num_slices(shape[-1])
+    for b, (n, m) in zip(C.blocks, t.layout):
+        assert b.shape == shape[:-1] + (n, C.num_slices, m)
+        assert b.dtype == torch.complex128
+    assert C.to_matrix().shape == shape[:-1] + (t.num_bins, C.num_slices, t.max_slice_len)
+    assert C.rasterize().shape == shape[:-1] + (t.num_bins, C.num_slices, t.max_slice_len)
+    y = t.inverse(C, shape[-1])
+    assert y.shape == shape
+    torch.testing.assert_close(y, x, rtol=0, atol=1e-12)
+
+
+def test_bin_at_nyquist_merges_into_the_nyquist_window():
+    """As in nsgt: a bin at fmax == Nyquist is dropped, the Nyquist window covers it."""
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    assert t.num_bins == 29 + 2
+    assert t.frequencies[0] == 0 and t.frequencies[-1] == 8000 and t.frequencies[-2] < 8000
+
+
+def test_batch_items_are_independent():
+    t = SliCQT("mel", 40, 8000, 40, 16000)
+    x = torch.randn(3, 2, 6000, dtype=torch.float64)
+    full = t(x).rasterize()
+    alone = t(x[1, 0]).rasterize()
+    torch.testing.assert_close(full[1, 0], alone, rtol=1e-12, atol=1e-12)
+
+
+def test_overlap_add_shapes_and_values():
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    x = torch.randn(2, 7000, dtype=torch.float64)
+    C = t(x)
+    ola = t.overlap_add(C.abs())
+    assert len(ola) == len(t.layout)
+    for spec, b, (n, m) in zip(ola, C.blocks, t.layout):
+        assert spec.shape == (2, n, (C.num_slices + 1) * m // 2)
+        loop = torch.zeros_like(spec)
+        for s in range(C.num_slices):
+            loop[..., s * m // 2 : s * m // 2 + m] += b[..., s, :].abs()
+        torch.testing.assert_close(spec, loop)
+    R = t.overlap_add(C.rasterize())
+    assert R.shape == (2, t.num_bins, (C.num_slices + 1) * t.max_slice_len // 2)
+
+
+def test_gradcheck_forward_and_inverse():
+    t = SliCQT("lin", 200, 8000, 12, 16000, slice_len=512, trans_len=128)
+    x = torch.randn(2, 900, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: t(x).blocks, (x,), fast_mode=True)
+    blocks = tuple(b.detach().requires_grad_() for b in t(x.detach()).blocks)
+    assert torch.autograd.gradcheck(lambda *b: t.inverse(SliCQCoefficients(b), 900), blocks, fast_mode=True)
+    raster = t(x.detach()).rasterize().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda r: t.inverse(SliCQCoefficients.from_rasterized(r, t.layout), 900), (raster,), fast_mode=True
+    )
+
+
+def test_gradients_flow_through_magnitude_loss():
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    x = torch.randn(2, 4000, requires_grad=True)
+    loss = sum(s.sum() for s in t.overlap_add(t(x).abs()))
+    loss.backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs_compute_in_float32(dtype):
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    x = torch.randn(2, 4000).to(dtype)
+    C = t(x)
+    assert C.dtype == torch.complex64
+    y = t.inverse(C, 4000)
+    assert y.dtype == torch.float32
+    assert rel_db(y, x.float()) <= -120
+
+
+def test_module_moves_and_has_no_persistent_state():
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    assert t.state_dict() == {}  # rebuilt from its config, never loaded from a checkpoint
+    assert all(not p.requires_grad for p in t.parameters())
+    t = t.to(torch.float32)  # buffers cast, transform still exact to float32 precision
+    x = torch.randn(4000)
+    assert rel_db(t.inverse(t(x), 4000), x) <= -120
+
+
+def test_torch_compile_fullgraph():
+    t = SliCQT("lin", 200, 8000, 12, 16000, slice_len=512, trans_len=128)
+
+    def roundtrip(x):
+        C = t(x)
+        return t.inverse(C, x.shape[-1]), t.overlap_add(C.abs())
+
+    compiled = torch.compile(roundtrip, fullgraph=True, backend="aot_eager")
+    x = torch.randn(2, 3000)
+    y, ola = compiled(x)
+    torch.testing.assert_close(y, x, rtol=0, atol=1e-5)
+    for a, b in zip(ola, roundtrip(x)[1]):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.slow
+def test_torch_compile_inductor():
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    compiled = torch.compile(lambda x: t.inverse(t(x), x.shape[-1]), fullgraph=True)
+    x = torch.randn(2, 5000)
+    torch.testing.assert_close(compiled(x), x, rtol=0, atol=1e-5)
+
+
+def test_suggested_slice_length_is_fast_and_admissible():
+    t = SliCQT("bark", 32.9, 22050, 262, SR)
+    assert t.slice_len == next_fast_len(18060) == 18432  # xumx-sliCQ's 18060 is the unrounded minimum
+    assert t.trans_len == t.slice_len // 4
+    with pytest.raises(ValueError, match="too short"):
+        SliCQT("bark", 32.9, 22050, 262, SR, slice_len=18056, trans_len=4514)
+    with pytest.warns(UserWarning, match="too short"):
+        SliCQT("bark", 32.9, 22050, 262, SR, slice_len=18056, trans_len=4514, strict=False)
+
+
+def test_make_filterbanks_pairs():
+    enc, dec = make_filterbanks("slicqt", scale="mel", fmin=40, fmax=8000, bins=40, sample_rate=16000)
+    x = torch.randn(2, 5000, dtype=torch.float64)
+    torch.testing.assert_close(dec(enc(x), 5000), x)
+    enc, dec = make_filterbanks("stft", n_fft=512, hop_length=128, sample_rate=16000)
+    torch.testing.assert_close(dec(enc(x), 5000), x)
+    with pytest.raises(ValueError, match="unknown transform"):
+        make_filterbanks("wavelet")
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(fmin=8000, fmax=100), "below fmax"),
+        (dict(fmin=100, fmax=100), "below fmax"),
+        (dict(fmax=30000), "above the Nyquist"),
+        (dict(sample_rate=0), "sample_rate"),
+        (dict(scale="erb"), "unknown frequency scale"),
+        (dict(bins=1), "bins must be"),
+        (dict(slice_len=18062), "multiple of 4"),
+        (dict(slice_len=18432, trans_len=9216), "trans_len"),
+        (dict(slice_len=18432, trans_len=101), "trans_len"),
+        (dict(gamma=10), "gamma only applies"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(kwargs, match):
+    base = dict(scale="bark", fmin=32.9, fmax=22050, bins=262, sample_rate=SR)
+    with pytest.raises(ValueError, match=match):
+        SliCQT(**{**base, **kwargs})
+
+
+def test_bad_inputs_raise_clear_errors():
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    with pytest.raises(ValueError, match="samples"):
+        t(torch.zeros(2, 0))
+    with pytest.raises(ValueError, match="floating-point"):
+        t(torch.zeros(2, 100, dtype=torch.int16))
+    with pytest.raises(ValueError, match="floating-point"):
+        t(torch.zeros(2, 100, dtype=torch.complex64))
+    C = t(torch.randn(2, 5000))
+    with pytest.raises(ValueError, match="length"):
+        t.inverse(C, 50000)
+    other = SliCQT("mel", 50, 8000, 30, 16000)
+    with pytest.raises(ValueError, match="layout"):
+        other.inverse(C, 5000)
+    with pytest.raises(ValueError, match="from_matrix"):
+        t.inverse(C.to_matrix(), 5000)
+    with pytest.raises(ValueError, match="expected a matrix"):
+        SliCQCoefficients.from_matrix(torch.zeros(2, 3, 4), t.layout)
