@@ -1,3 +1,16 @@
 """sliceq22: music source separation research on the sliced constant-Q transform."""
 
 __version__ = "0.1.0"
+
+
+def _register_resolvers() -> None:
+    """OmegaConf resolvers the configs use (``${div:a,b}``); a no-op without omegaconf."""
+    try:
+        from omegaconf import OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a dependency, but keep import light
+        return
+    if not OmegaConf.has_resolver("div"):
+        OmegaConf.register_new_resolver("div", lambda a, b: a / b)
+
+
+_register_resolvers()

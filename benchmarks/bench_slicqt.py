@@ -1,0 +1,197 @@
+"""sliCQT speed against the reference nsgt and against torch.stft/istft, in one run.
+
+Reference config (xumx-sliCQ's): Bark, 262 bins, 32.9-22050 Hz, slice 18060, transition 4516,
+30 s of stereo 44.1 kHz float32. All timings are medians over interleaved repeats (every
+repeat times every operation once, so a slow moment of a noisy machine hits all of them),
+and the results are reported as ratios, which is what transfers between machines.
+
+    python benchmarks/bench_slicqt.py [--repeats 15] [--device cpu|cuda] [--out benchmarks/results]
+
+Targets (issue 2): forward <= 1.0x torch.stft and inverse <= 1.0x torch.istft of the same
+signal (4096/1024), >= 8x faster than nsgt, forward+backward <= 3x forward; on a GPU,
+<= 1 ms forward and <= 1 ms inverse per 30 s stereo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sliceq22.data.synth import synth_mixture  # noqa: E402
+from sliceq22.transforms import SliCQT  # noqa: E402
+
+SR = 44100
+CONFIG = dict(scale="bark", fmin=32.9, fmax=22050, bins=262, sample_rate=SR, slice_len=18060, trans_len=4516)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _nsgt_reference():
+    """nsgt 0.19 with its numpy-2 clip call patched in its own namespace (as the tests do)."""
+    try:
+        import nsgt
+        import nsgt.nsgfwin_sl
+    except ImportError:
+        return None
+
+    class _Np:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def clip(a, lo, hi, out=None, **kw):
+            res = np.clip(a, lo, None if np.isscalar(hi) and np.isinf(hi) else hi, **kw)
+            if out is not None:
+                out[...] = res
+                return out
+            return res
+
+    nsgt.nsgfwin_sl.np = _Np()
+    return nsgt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-nsgt", action="store_true", help="skip the (slow) numpy reference")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    x_np = synth_mixture(args.seconds, SR, seed=0).astype(np.float32)
+    x = torch.from_numpy(x_np).to(device)
+    L = x.shape[-1]
+    t = SliCQT(**CONFIG).to(device)
+    window = torch.hann_window(4096, device=device)
+    C = t(x)
+    S = torch.stft(x, 4096, 1024, window=window, return_complex=True)
+    xg = x.clone().requires_grad_()
+
+    def fwd_bwd():
+        loss = sum(b.abs().sum() for b in t(xg).blocks)
+        loss.backward()
+
+    ops = {
+        "slicqt_forward": lambda: t(x),
+        "slicqt_inverse": lambda: t.inverse(C, L),
+        "slicqt_forward_backward": fwd_bwd,
+        "stft": lambda: torch.stft(x, 4096, 1024, window=window, return_complex=True),
+        "istft": lambda: torch.istft(S, 4096, 1024, window=window, length=L),
+    }
+    nsgt = None if (args.no_nsgt or cuda) else _nsgt_reference()
+    if nsgt is not None:
+        from nsgt.fscale import Scale
+
+        from sliceq22.transforms import make_scale
+
+        sc = make_scale("bark", 32.9, 22050, 262)
+
+        class Bark(Scale):
+            def __init__(self):
+                super().__init__(len(sc))
+
+            def __call__(self):
+                return sc.frequencies.copy(), sc.q.copy()
+
+        ref = nsgt.NSGT_sliced(Bark(), 18060, 4516, SR, real=True, multichannel=True)
+        ref_coefs = list(ref.forward((x_np,)))
+        ops["nsgt_forward"] = lambda: list(ref.forward((x_np,)))
+        ops["nsgt_inverse"] = lambda: np.concatenate(list(ref.backward(iter(ref_coefs))), axis=-1)
+
+    def timed(fn) -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    for fn in ops.values():  # warm-up (plans, caches, allocator)
+        fn()
+        fn()
+    samples = {k: [] for k in ops}
+    for _ in range(args.repeats):
+        for name, fn in ops.items():
+            if name.startswith("nsgt") and len(samples[name]) >= max(3, args.repeats // 3):
+                continue  # the reference is slow and steady: a few samples suffice
+            samples[name].append(timed(fn))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+
+    ratios = {
+        "forward_vs_stft": med["slicqt_forward"] / med["stft"],
+        "inverse_vs_istft": med["slicqt_inverse"] / med["istft"],
+        "forward_backward_vs_forward": med["slicqt_forward_backward"] / med["slicqt_forward"],
+    }
+    targets = {"forward_vs_stft": 1.0, "inverse_vs_istft": 1.0, "forward_backward_vs_forward": 3.0}
+    if "nsgt_forward" in med:
+        ratios["nsgt_forward_speedup"] = med["nsgt_forward"] / med["slicqt_forward"]
+        ratios["nsgt_inverse_speedup"] = med["nsgt_inverse"] / med["slicqt_inverse"]
+    machine = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": torch.cuda.get_device_name(device) if cuda else _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    result = {
+        "benchmark": "slicqt",
+        "config": CONFIG,
+        "signal": {"seconds": args.seconds, "channels": 2, "dtype": "float32"},
+        "machine": machine,
+        "median_seconds": med,
+        "repeats": {k: len(v) for k, v in samples.items()},
+        "ratios": ratios,
+    }
+
+    print(f"# sliCQT benchmark on {machine['device']} ({machine['cpu_count']} cores, torch {machine['torch']})")
+    print(f"{'operation':<28}{'median (ms)':>12}")
+    for k, v in med.items():
+        print(f"{k:<28}{1000 * v:>12.2f}")
+    print(f"\n{'ratio':<32}{'value':>8}  target")
+    for k, v in ratios.items():
+        if k in targets:
+            goal, ok = f"<= {targets[k]:.1f}x", v <= targets[k]
+        else:
+            goal, ok = ">= 8.0x", v >= 8.0
+        print(f"{k:<32}{v:>7.2f}x  {goal} {'met' if ok else 'NOT met'}")
+    if cuda:
+        for k in ("slicqt_forward", "slicqt_inverse"):
+            print(f"{k} {1000 * med[k]:.3f} ms (target <= 1 ms): {'met' if med[k] <= 1e-3 else 'NOT met'}")
+
+    os.makedirs(args.out, exist_ok=True)
+    tag = "cuda" if cuda else "cpu"
+    path = os.path.join(args.out, f"slicqt_{tag}_{machine['date'][:10]}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=2)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Figures: spectrograms of the sliCQT and the STFT on a shared, honest axis.
+
+Matplotlib is imported lazily with the Agg backend, so figures can be drawn on headless
+machines and from TensorBoard callbacks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def log_magnitude_db(spec: torch.Tensor, floor_db: float = -100.0) -> np.ndarray:
+    """``20 log10 |spec|`` normalised to 0 dB at the maximum, floored. ``(bins, frames)``."""
+    mag = spec.abs().detach().double().cpu()
+    db = 20 * torch.log10(mag.clamp_min(1e-20) / mag.max().clamp_min(1e-20))
+    return db.clamp_min(floor_db).numpy()
+
+
+def plot_slicqt_vs_stft(
+    raster_ola: torch.Tensor,
+    slicqt_freqs: torch.Tensor,
+    stft: torch.Tensor,
+    stft_freqs: torch.Tensor,
+    duration: float,
+    title: str = "",
+    path: str | None = None,
+):
+    """Rasterized (overlap-added) sliCQT above the STFT of the same audio, log-frequency axes.
+
+    Args:
+        raster_ola: ``(bins, frames)`` overlap-added rasterized sliCQT (one channel).
+        slicqt_freqs: ``(bins,)`` bin centres in Hz (DC first).
+        stft: ``(bins, frames)`` STFT of the same channel.
+        stft_freqs: ``(bins,)`` STFT bin frequencies in Hz.
+        duration: seconds covered, for the time axis.
+        title: suptitle.
+        path: where to save a PNG (the figure is returned either way).
+
+    Returns:
+        The matplotlib figure.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(11, 7.5), constrained_layout=True)
+    panels = [
+        (raster_ola, slicqt_freqs, "sliCQT (rasterized, overlap-added)"),
+        (stft, stft_freqs, "STFT"),
+    ]
+    for ax, (spec, freqs, name) in zip(axes, panels):
+        db = log_magnitude_db(spec)
+        f = freqs.detach().double().cpu().numpy()
+        keep = f > 0  # DC has no place on a log axis
+        t = np.linspace(0, duration, db.shape[-1] + 1)
+        # bin edges halfway between centres (geometric), so uneven bins are drawn as they are
+        fc = f[keep]
+        edges = np.sqrt(fc[1:] * fc[:-1])
+        edges = np.concatenate(([fc[0] ** 2 / edges[0]], edges, [fc[-1] ** 2 / edges[-1]]))
+        mesh = ax.pcolormesh(t, edges, db[keep], shading="flat", cmap="magma", vmin=-90, vmax=0, rasterized=True)
+        ax.set_yscale("log")
+        ax.set_ylim(max(fc[0], 20.0), fc[-1])
+        ax.set_ylabel("frequency (Hz)")
+        ax.set_title(f"{name}: {db.shape[0]} bins x {db.shape[1]} frames")
+        fig.colorbar(mesh, ax=ax, label="dB")
+    axes[-1].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    if path:
+        fig.savefig(path, dpi=110)
+    return fig
