@@ -3,9 +3,9 @@
 Adjacent sliCQT slices overlap by half a slice, so the coefficients of one bin group, shape
 ``(..., slices, M)``, lie on a time grid of hop ``M / 2``. ``overlap_add`` sums them into one
 spectrogram row of ``(slices + 1) * M / 2`` frames; it is linear, works on real and complex
-tensors and is its own autograd. Written with two padded halves instead of a loop or
-``fold``: frame block ``b`` receives the first half of slice ``b`` and the second half of
-slice ``b - 1``.
+tensors and is its own autograd. Written as two in-place half-block adds instead of a
+loop or ``fold``: frame block ``b`` receives the first half of slice ``b`` and the second
+half of slice ``b - 1``.
 
 ``overlap_add_adjoint`` is the exact transpose (each frame copied to the slices that cover
 it). Because ``A A^T`` is diagonal (1 on the two outer half-slices, 2 elsewhere),
@@ -43,10 +43,10 @@ def overlap_add(x: Tensor) -> Tensor:
     """
     slices, m = _check(x, "overlap_add")
     h = m // 2
-    pad = x.new_zeros(x.shape[:-2] + (1, h))
-    first = torch.cat((x[..., :h], pad), dim=-2)
-    second = torch.cat((pad, x[..., h:]), dim=-2)
-    return (first + second).flatten(-2)
+    out = x.new_zeros(x.shape[:-2] + (slices + 1, h))
+    out[..., :-1, :] += x[..., :h]
+    out[..., 1:, :] += x[..., h:]
+    return out.flatten(-2)
 
 
 def overlap_add_adjoint(y: Tensor, slice_len: int) -> Tensor:
