@@ -3,7 +3,9 @@
 Reference config (xumx-sliCQ's): Bark, 262 bins, 32.9-22050 Hz, slice 18060, transition 4516,
 30 s of stereo 44.1 kHz float32. All timings are medians over interleaved repeats (every
 repeat times every operation once, so a slow moment of a noisy machine hits all of them),
-and the results are reported as ratios, which is what transfers between machines.
+and the results are reported as ratios, which is what transfers between machines. Each timed
+call directly follows an untimed call of the same operation: on a 2-core CPU torch.stft ran
+at 13 or 28 ms depending on which operation preceded it (OpenMP threads still spinning).
 
     python benchmarks/bench_slicqt.py [--repeats 15] [--device cpu|cuda] [--out benchmarks/results]
 
@@ -127,6 +129,7 @@ def main() -> None:
         ops["nsgt_inverse"] = lambda: np.concatenate(list(ref.backward(iter(ref_coefs))), axis=-1)
 
     def timed(fn) -> float:
+        fn()  # every op is timed right after a run of itself, so none inherits another's warm state
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
