@@ -9,7 +9,9 @@ Called by ``make run`` / ``make test``. Steps, each skipped when already satisfi
    without them. Installed with apt-get when running as root on Debian/Ubuntu; otherwise
    the script says how to install them.
 3. sliceq22 itself, editable, with the ``dev`` extra for tests.
-4. For tests: the reference sliCQT ``nsgt==0.19``, which only builds with
+4. ``tinysoundfont`` (renders the embedded dataset) with ``--no-deps``: it declares ``pyaudio``,
+   which is for live playback only and does not build without PortAudio headers.
+5. For tests: the reference sliCQT ``nsgt==0.19``, which only builds with
    ``--no-build-isolation`` (its setup imports numpy and Cython).
 """
 
@@ -73,6 +75,8 @@ def main() -> None:
         pip(args.torch)
     ensure_ffmpeg()
     pip("-e", f"{ROOT}[dev]" if args.dev else ROOT)
+    if not have("tinysoundfont"):
+        pip("--no-deps", "tinysoundfont>=0.3")
     if args.dev and not have("nsgt"):
         pip("numpy", "setuptools", "wheel", "cython")
         pip("--no-build-isolation", "nsgt==0.19")

@@ -49,3 +49,14 @@ def nsgt():
 
     nsgt.nsgfwin_sl.np = _NumpyWithOldClip()
     return nsgt
+
+
+@pytest.fixture(scope="session")
+def embedded_root(tmp_path_factory) -> str:
+    """A tiny embedded dataset (6 tracks of 4 s: 4 train, 1 valid, 1 test), rendered once."""
+    pytest.importorskip("tinysoundfont", reason="rendering needs tinysoundfont (make test installs it)")
+    from sliceq22.data.render import render_dataset
+
+    root = str(tmp_path_factory.mktemp("embedded"))
+    render_dataset(root, tracks=6, seconds=4.0, seed=7, progress=False)
+    return root

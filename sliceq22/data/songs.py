@@ -115,12 +115,13 @@ def compose_song(seed: int, seconds: float, style: str | None = None) -> Song:
     progression = _PROGRESSIONS[mode][int(rng.integers(len(_PROGRESSIONS[mode])))]
     bars = int(np.ceil(seconds / (beat * meter))) + 1
     # sections: 0 intro (no vocals), 1 verse, 2 chorus (busier), 3 break (sparse drums)
+    intro = min(2, bars // 6)  # a short song starts singing at once
     plan = []
     for b in range(bars):
-        if b < 2:
+        if b < intro:
             plan.append(0)
         else:
-            block = ((b - 2) // 4) % 4
+            block = ((b - intro) // 4) % 4
             plan.append((1, 2, 1, 3)[block])
 
     def t(bar: int, beat_pos: float) -> float:

@@ -1,0 +1,141 @@
+"""Reading folders in the MUSDB18-HQ layout: the real data set and the embedded one.
+
+Layout: ``<root>/{train,test}/<Artist - Title>/{mixture,drums,bass,other,vocals}.wav``.
+
+Design record:
+    Audio is read with ``soundfile``, not through ``musdb``'s track objects. ``musdb`` decodes
+    through ``stempeg``, whose import fails without the ``ffmpeg`` programs, and loads whole
+    tracks; ``soundfile`` reads any excerpt of a wav by seeking, which is what random-excerpt
+    training needs, and needs nothing outside pip. What ``musdb`` defines is kept: the train
+    and test subsets and the validation tracks (read from musdb's own ``configs/mus.yaml``
+    without importing the package); the embedded dataset carries its own validation flags in
+    ``render.json``. Every track is checked when it is found (header reads only), so that a
+    missing stem or mismatched lengths fail at start-up with the file named, not mid-epoch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+SOURCES = ("drums", "bass", "other", "vocals")
+SUBSETS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One track: its folder, split membership, and the facts checked when it was found."""
+
+    name: str
+    path: str
+    subset: str  # "train" or "test" (the folder it lives in)
+    is_valid: bool  # in the validation split of train
+    sample_rate: int
+    frames: int
+    channels: dict  # stem -> channel count
+
+    def file(self, stem: str) -> str:
+        return os.path.join(self.path, f"{stem}.wav")
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def musdb_validation_tracks() -> list[str]:
+    """The validation track names defined by the ``musdb`` package (without importing it)."""
+    spec = importlib.util.find_spec("musdb")
+    if spec is None or spec.origin is None:
+        raise ImportError("musdb is not installed: pip install musdb")
+    import yaml
+
+    with open(os.path.join(os.path.dirname(spec.origin), "configs", "mus.yaml")) as fh:
+        return list(yaml.safe_load(fh)["validation_tracks"])
+
+
+def _valid_names(root: str) -> set[str]:
+    manifest = os.path.join(root, "render.json")
+    if os.path.isfile(manifest):  # the embedded dataset
+        with open(manifest) as fh:
+            return {t["name"] for t in json.load(fh)["tracks"] if t["valid"]}
+    return set(musdb_validation_tracks())
+
+
+def check_track(path: str, sample_rate: int, mono_to_stereo: bool = False) -> Track:
+    """Check one track folder and describe it.
+
+    Raises:
+        ValueError: a missing or empty stem, a sample rate other than ``sample_rate``, stems of
+            unequal length, or a mono stem (unless ``mono_to_stereo``), naming the file.
+    """
+    frames, channels = None, {}
+    for stem in ("mixture",) + SOURCES:
+        f = os.path.join(path, f"{stem}.wav")
+        if not os.path.isfile(f):
+            raise ValueError(f"missing stem {stem}.wav in {path}")
+        info = sf.info(f)
+        if info.frames == 0:
+            raise ValueError(f"{f} holds no audio")
+        if info.samplerate != sample_rate:
+            raise ValueError(f"{f} is sampled at {info.samplerate} Hz, expected {sample_rate} Hz: resample it")
+        if info.channels == 1 and not mono_to_stereo:
+            raise ValueError(f"{f} is mono where stereo is expected (pass mono_to_stereo=True to duplicate it)")
+        if info.channels > 2:
+            raise ValueError(f"{f} has {info.channels} channels, expected 1 or 2")
+        if frames is not None and info.frames != frames:
+            raise ValueError(f"stems of {path} differ in length: {stem}.wav has {info.frames} frames, mixture {frames}")
+        frames = info.frames if frames is None else frames
+        channels[stem] = info.channels
+    subset = os.path.basename(os.path.dirname(os.path.normpath(path)))
+    return Track(os.path.basename(os.path.normpath(path)), path, subset, False, sample_rate, frames, channels)
+
+
+def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono_to_stereo: bool = False) -> list[Track]:
+    """All checked tracks of a subset, sorted by name.
+
+    Args:
+        root: a MUSDB18-HQ-like folder (real or rendered).
+        subset: ``train`` (without the validation tracks), ``valid`` or ``test``.
+        sample_rate: the rate every stem must have.
+        mono_to_stereo: accept mono stems (they are duplicated when read).
+
+    Raises:
+        ValueError: the root does not exist or is not MUSDB-like, the subset is empty, or a
+            track is broken (see :func:`check_track`).
+    """
+    if subset not in SUBSETS:
+        raise ValueError(f"unknown subset {subset!r}; choose one of {', '.join(SUBSETS)}")
+    if not os.path.isdir(root):
+        raise ValueError(f"data root {root} does not exist (render the embedded set or point data.root at MUSDB18-HQ)")
+    if not any(os.path.isdir(os.path.join(root, s)) for s in ("train", "test")):
+        raise ValueError(f"{root} is not MUSDB18-HQ-like: it has neither a train/ nor a test/ folder")
+    folder = os.path.join(root, "test" if subset == "test" else "train")
+    names = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)) and not d.endswith(".partial")) if os.path.isdir(folder) else []
+    valid = _valid_names(root) if subset != "test" else set()
+    if subset == "train":
+        names = [n for n in names if n not in valid]
+    elif subset == "valid":
+        names = [n for n in names if n in valid]
+    if not names:
+        raise ValueError(f"no {subset} tracks under {root}")
+    tracks = []
+    for n in names:
+        t = check_track(os.path.join(folder, n), sample_rate, mono_to_stereo)
+        tracks.append(Track(t.name, t.path, t.subset, n in valid, t.sample_rate, t.frames, t.channels))
+    return tracks
+
+
+def read_stem(track: Track, stem: str, start: int = 0, frames: int | None = None) -> np.ndarray:
+    """Read ``frames`` samples of a stem from ``start`` as float32 ``(2, frames)``."""
+    stop = track.frames if frames is None else start + frames
+    if not 0 <= start < stop <= track.frames:
+        raise ValueError(f"excerpt [{start}, {stop}) outside {track.name} ({track.frames} frames)")
+    data, _ = sf.read(track.file(stem), start=start, stop=stop, dtype="float32", always_2d=True)
+    if data.shape[1] == 1:
+        data = np.repeat(data, 2, axis=1)
+    return np.ascontiguousarray(data.T)

@@ -1,0 +1,1 @@
+"""Lightning glue: DataModules, LightningModules and callbacks (the only place Lightning is imported)."""

@@ -1,0 +1,91 @@
+"""The Lightning DataModule over MUSDB-layout folders (real MUSDB18-HQ or the embedded set)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from sliceq22.data.datasets import FixedExcerpts, RandomExcerpts
+from sliceq22.data.musdb import SOURCES
+
+
+class MusicDataModule(L.LightningDataModule):
+    """Random augmented excerpts for training, deterministic items for validation and test.
+
+    Args:
+        root: MUSDB-layout folder.
+        targets: sources (or ``accompaniment``) to predict.
+        seconds: training excerpt length.
+        samples_per_track: training items per track and epoch.
+        batch_size: training (and excerpt validation) batch size.
+        num_workers: DataLoader workers.
+        valid_seconds: validation excerpt length (centred), or ``None`` for whole tracks.
+        random_mix, gain_range, channel_swap: training augmentation (see ``RandomExcerpts``).
+        sample_rate: expected sample rate of the files.
+        mono_to_stereo: accept mono stems.
+        render: ``{"tracks", "seconds", "seed"}`` to render the embedded dataset into ``root``
+            on first use (reused afterwards, never rewritten), or ``None`` for existing data.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        targets: Sequence[str] = SOURCES,
+        seconds: float = 6.0,
+        samples_per_track: int = 64,
+        batch_size: int = 8,
+        num_workers: int = 2,
+        valid_seconds: float | None = 10.0,
+        random_mix: bool = True,
+        gain_range: tuple[float, float] | None = (0.25, 1.25),
+        channel_swap: bool = True,
+        sample_rate: int = 44100,
+        mono_to_stereo: bool = False,
+        render: dict | None = None,
+    ):
+        super().__init__()
+        self.root, self.targets = root, tuple(targets)
+        self.seconds, self.samples_per_track = seconds, samples_per_track
+        self.batch_size, self.num_workers, self.valid_seconds = batch_size, num_workers, valid_seconds
+        self.augment = dict(random_mix=random_mix, gain_range=tuple(gain_range) if gain_range else None, channel_swap=channel_swap)
+        self.sample_rate, self.mono_to_stereo = int(sample_rate), mono_to_stereo
+        self.render = dict(render) if render else None
+
+    def prepare_data(self) -> None:
+        if self.render:
+            from sliceq22.data.render import render_dataset
+
+            render_dataset(self.root, sample_rate=self.sample_rate, **self.render)
+
+    def setup(self, stage: str | None = None) -> None:
+        common = dict(targets=self.targets, sample_rate=self.sample_rate, mono_to_stereo=self.mono_to_stereo)
+        if stage in (None, "fit"):
+            self.train_set = RandomExcerpts(
+                self.root, "train", seconds=self.seconds, samples_per_track=self.samples_per_track, **self.augment, **common
+            )
+        if stage in (None, "fit", "validate"):
+            self.valid_set = FixedExcerpts(self.root, "valid", seconds=self.valid_seconds, **common)
+        if stage in (None, "test"):
+            self.test_set = FixedExcerpts(self.root, "test", seconds=None, **common)
+
+    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=shuffle,
+            pin_memory=True,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.valid_set, 1 if self.valid_seconds is None else self.batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, 1, shuffle=False)
