@@ -215,7 +215,8 @@ def compose_song(seed: int, seconds: float, style: str | None = None) -> Song:
                 else:  # passing tones: a scale step
                     cands = [p + o for p in lead_pcs for o in (-12, 0, 12)]
                 cands = [c for c in cands if 55 <= c <= 81]
-                pitch = min(cands, key=lambda c: abs(c - pitch) + rng.random() * 3)
+                # near the last pitch, rarely the same one: a line that moves by steps and leaps
+                pitch = min(cands, key=lambda c: abs(c - pitch) + 5 * (c == pitch) + rng.random() * 4)
                 start = t(bar, pos)
                 vocals.notes.append(Note(start, start + 0.95 * dur * beat, int(pitch), int(rng.integers(80, 110))))
                 pos += dur

@@ -76,3 +76,50 @@ def plot_slicqt_vs_stft(
     if path:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def plot_mixture_and_stems(
+    tracks: dict[str, torch.Tensor],
+    transform,
+    title: str = "",
+    path: str | None = None,
+):
+    """Rasterized sliCQT of a mixture and its stems, one row each (left channel).
+
+    Args:
+        tracks: ``{"mixture": (channels, samples), "drums": ..., ...}`` on one sample grid.
+        transform: a :class:`~sliceq22.transforms.SliCQT` at the audio's sample rate.
+        title: suptitle.
+        path: where to save a PNG.
+
+    Returns:
+        The matplotlib figure.
+    """
+    plt = _pyplot()
+    names = list(tracks)
+    fig, axes = plt.subplots(len(names), 1, figsize=(11, 2.2 * len(names)), sharex=True, constrained_layout=True)
+    ref = None
+    length = next(iter(tracks.values())).shape[-1]
+    duration = length / transform.sample_rate
+    f = transform.frequencies.double().cpu().numpy()[1:]
+    edges = np.sqrt(f[1:] * f[:-1])
+    edges = np.concatenate(([f[0] ** 2 / edges[0]], edges, [f[-1] ** 2 / edges[-1]]))
+    for ax, name in zip(axes, names):
+        spec = transform.overlap_add(transform(tracks[name][0].double()).rasterize())
+        scale = 20 * np.log10(max(spec.abs().max().item(), 1e-12))
+        ref = scale if ref is None else ref  # all rows in dB relative to the mixture's peak
+        db = (log_magnitude_db(spec) + scale - ref)[1:]
+        t = np.linspace(-transform.slice_len / 2 / transform.sample_rate, duration + transform.slice_len / 2 / transform.sample_rate, db.shape[-1] + 1)
+        mesh = ax.pcolormesh(t, edges, np.maximum(db, -90), shading="flat", cmap="magma", vmin=-90, vmax=0, rasterized=True)
+        ax.set_yscale("log")
+        ax.set_ylim(max(f[0], 30.0), f[-1])
+        ax.set_xlim(0, duration)
+        ax.set_ylabel("Hz")
+        ax.set_title(name, loc="left", fontsize=10)
+    fig.colorbar(mesh, ax=axes, label="dB re mixture peak", shrink=0.6)
+    axes[-1].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    if path:
+        fig.savefig(path, dpi=100)
+    return fig

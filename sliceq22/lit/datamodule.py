@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from sliceq22.data.datasets import FixedExcerpts, RandomExcerpts
@@ -78,7 +79,7 @@ class MusicDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             drop_last=shuffle,
-            pin_memory=True,
+            pin_memory=torch.cuda.is_available(),
         )
 
     def train_dataloader(self) -> DataLoader:
