@@ -27,10 +27,11 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from .songs import STEMS, Part, Song, compose_song
+from .corpus import bach_chorales
+from .songs import STEMS, Part, Song, compose_chorale_song, compose_song
 
 MANIFEST = "render.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every fifth track a chorale
 ARTIST = "sliceq22"
 
 
@@ -95,7 +96,7 @@ def render_part(part: Part, seconds: float, sample_rate: int, soundfont: bytes) 
     return out.reshape(n, 2).T.copy()
 
 
-def _active_rms(x: np.ndarray, sample_rate: int) -> float:
+def active_rms(x: np.ndarray, sample_rate: int) -> float:
     """RMS over the 50 ms frames that are not silent (a stem that rests is not quieter)."""
     hop = max(1, sample_rate // 20)
     frames = x[:, : x.shape[1] // hop * hop].reshape(x.shape[0], -1, hop)
@@ -114,7 +115,7 @@ def render_song(song: Song, sample_rate: int, soundfont: bytes, peak: float) -> 
     stems = {}
     for part in song.parts:
         audio = render_part(part, song.seconds, sample_rate, soundfont)
-        rms = _active_rms(audio, sample_rate)
+        rms = active_rms(audio, sample_rate)
         level = 10 ** (part.gain_db / 20) / rms if rms > 0 else 0.0
         stems[part.stem] = audio * np.float32(level)
     mix = sum(s.astype(np.float64) for s in stems.values())
@@ -173,26 +174,20 @@ def render_dataset(
         sf_bytes = fh.read()
     params = _params(tracks, seconds, seed, sample_rate, sf_bytes)
     manifest_path = os.path.join(root, MANIFEST)
-    if os.path.isfile(manifest_path):
-        with open(manifest_path) as fh:
-            manifest = json.load(fh)
-        if manifest.get("params") != params:
-            raise ValueError(
-                f"{root} already holds an embedded dataset rendered with {manifest.get('params')}, not {params}: "
-                f"use another root, or delete that folder yourself to re-render"
-            )
-        if manifest.get("complete"):
-            return manifest
-    elif os.path.isdir(root) and os.listdir(root):
-        raise ValueError(
-            f"{root} is not empty and is not a sliceq22 render (no {MANIFEST}): refusing to write into it; "
-            f"choose an empty or new folder"
-        )
+    existing = claim_root(root, params)
+    if existing is not None and existing.get("complete"):
+        return existing
 
     rng = np.random.default_rng(seed)
     song_seeds = rng.integers(0, 2**31 - 1, size=tracks)
     peaks = rng.uniform(0.5, 0.9, size=tracks)
-    songs = [compose_song(int(s), seconds) for s in song_seeds]
+    # every fifth track is a four-part corpus piece (a Bach chorale) mapped to the four roles
+    chorale_slots = [i for i in range(tracks) if i % 5 == 4]
+    chorales = iter(bach_chorales(len(chorale_slots), seed)) if chorale_slots else iter(())
+    songs = [
+        compose_chorale_song(next(chorales), seconds, int(s)) if i in chorale_slots else compose_song(int(s), seconds)
+        for i, s in enumerate(song_seeds)
+    ]
     train, valid, test = plan_split(tracks)
     subset = {i: "train" for i in train} | {i: "test" for i in test}
     manifest = {
@@ -225,17 +220,52 @@ def render_dataset(
         final = os.path.join(root, subset[i], _track_name(song, i))
         if all(os.path.isfile(os.path.join(final, f"{s}.wav")) for s in ("mixture",) + STEMS):
             continue  # rendered before an interruption
-        audio = render_song(song, sample_rate, sf_bytes, float(peaks[i]))
-        tmp = final + ".partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        for name, data in audio.items():
-            sf.write(os.path.join(tmp, f"{name}.wav"), data.T, sample_rate, subtype="FLOAT")
-        shutil.rmtree(final, ignore_errors=True)  # only a half-written track of our own
-        os.replace(tmp, final)
+        write_track(final, render_song(song, sample_rate, sf_bytes, float(peaks[i])), sample_rate)
     manifest["complete"] = True
     _write_json(manifest_path, manifest)
     return manifest
+
+
+def claim_root(root: str, params: dict) -> dict | None:
+    """Check that ``root`` may receive a render with ``params``; return its manifest if any.
+
+    A root may be new or empty, or hold a render of exactly these parameters (complete: reuse
+    it; incomplete: resume it). Anything else is refused, so no user file is ever touched.
+
+    Raises:
+        ValueError: ``root`` holds another render or foreign files.
+    """
+    manifest_path = os.path.join(root, MANIFEST)
+    if os.path.isfile(manifest_path):
+        with open(manifest_path) as fh:
+            manifest = json.load(fh)
+        if manifest.get("params") != params:
+            raise ValueError(
+                f"{root} already holds a render made with {manifest.get('params')}, not {params}: "
+                f"use another root, or delete that folder yourself to re-render"
+            )
+        return manifest
+    if os.path.isdir(root) and os.listdir(root):
+        raise ValueError(
+            f"{root} is not empty and is not a sliceq22 render (no {MANIFEST}): refusing to write into it; "
+            f"choose an empty or new folder"
+        )
+    return None
+
+
+def write_track(folder: str, audio: dict[str, np.ndarray], sample_rate: int) -> None:
+    """Write ``{name: (channels, samples)}`` as float32 wavs into ``folder``, atomically.
+
+    The files go to ``folder.partial`` first and the folder is renamed at the end, so an
+    interruption never leaves a half-written track that looks complete.
+    """
+    tmp = folder + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for name, data in audio.items():
+        sf.write(os.path.join(tmp, f"{name}.wav"), np.atleast_2d(data).T, sample_rate, subtype="FLOAT")
+    shutil.rmtree(folder, ignore_errors=True)  # only a half-written folder of our own
+    os.replace(tmp, folder)
 
 
 def _write_json(path: str, obj: dict) -> None:

@@ -228,3 +228,49 @@ def compose_song(seed: int, seconds: float, style: str | None = None) -> Song:
     key = f"{_NAMES[tonic]} {mode}"
     title = f"{style.capitalize()} in {key}"
     return Song(title, style, bpm, meter, key, float(seconds), [drums, bass, other, vocals])
+
+
+def compose_chorale_song(score, seconds: float, seed: int) -> Song:
+    """A four-part corpus piece mapped to the four roles, repeated to fill ``seconds``.
+
+    Soprano -> vocals (choir or voice), alto and tenor -> other (strings, organ or brass),
+    bass -> bass (acoustic bass, cello or contrabass section), and a soft drum part (ride or
+    brushes on the beats, kick on the downbeat) so that every stem sounds.
+
+    Args:
+        score: a :class:`sliceq22.data.corpus.Score`.
+        seconds: song length.
+        seed: tempo and instrumentation.
+    """
+    from .corpus import TempoMap
+
+    rng = np.random.default_rng(seed)
+    tempo = TempoMap(float(rng.uniform(66, 96)), depth=0.04, seed=int(rng.integers(2**31)))
+    total_beats = float(score.beats)
+    repeats = 1
+    while tempo.seconds(total_beats * repeats)[0] < seconds:
+        repeats += 1
+
+    def notes(voice: str, transpose: int = 0, velocity: int = 90) -> list[Note]:
+        out = []
+        for r in range(repeats):
+            for onset, dur, pitch in score.voices[voice]:
+                a, z = tempo.seconds([onset + r * total_beats, onset + r * total_beats + 0.97 * dur])
+                if a < seconds - 0.05:
+                    out.append(Note(float(a), float(min(z, seconds)), pitch + transpose, int(velocity + rng.integers(-8, 9))))
+        return out
+
+    vocals = Part("vocals", int(rng.choice((52, 53))), False, notes("soprano", 0, 95), 0.5, float(rng.uniform(-1, 3)), float(rng.uniform(10, 25)))
+    other_program = int(rng.choice((48, 19, 61)))
+    other = Part("other", other_program, False, notes("alto") + notes("tenor"), float(rng.uniform(0.3, 0.7)), float(rng.uniform(-4, 0)))
+    bass = Part("bass", int(rng.choice((32, 42, 43))), False, notes("bass", -12 if rng.random() < 0.5 else 0), 0.5, float(rng.uniform(-3, 1)))
+    drums = Part("drums", 0, True, [], 0.5, float(rng.uniform(-8, -3)))
+    hat = int(rng.choice((RIDE, PEDAL_HAT)))
+    for b in range(int(total_beats * repeats)):
+        t0 = float(tempo.seconds(b)[0])
+        if t0 >= seconds - 0.05:
+            break
+        drums.notes.append(Note(t0, min(t0 + 0.2, seconds), hat, int(rng.integers(50, 70))))
+        if b % score.beats_per_bar == 0:
+            drums.notes.append(Note(t0, min(t0 + 0.2, seconds), KICK, int(rng.integers(70, 90))))
+    return Song(f"Chorale {score.name}", "chorale", tempo.bpm, score.beats_per_bar, "as written", float(seconds), [drums, bass, other, vocals])

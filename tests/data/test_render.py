@@ -59,7 +59,7 @@ def test_reuse_refuse_and_resume(tmp_path):
     stamp = {f: os.path.getmtime(f) for f in glob.glob(os.path.join(root, "*", "*", "*.wav"))}
     assert render_dataset(root, tracks=2, seconds=2.0, seed=1, progress=False) == m1
     assert stamp == {f: os.path.getmtime(f) for f in stamp}  # reused, not rewritten
-    with pytest.raises(ValueError, match="already holds"):
+    with pytest.raises(ValueError, match="already holds a render"):
         render_dataset(root, tracks=3, seconds=2.0, seed=1, progress=False)
     # an interrupted render (manifest incomplete, one track missing) resumes
     manifest = json.load(open(os.path.join(root, "render.json")))
