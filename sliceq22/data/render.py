@@ -1,6 +1,8 @@
 """Render the embedded multitrack dataset in the MUSDB18-HQ layout with a General MIDI SoundFont.
 
     python -m sliceq22.data.render --root data/embedded --tracks 24 --seconds 30 --seed 0
+    python -m sliceq22.data.render --kind bach10 --tracks 10       # Bach10-style stems
+    python -m sliceq22.data.render --kind alignment --tracks 6     # piano/orchestra scenarios
 
 writes ``<root>/{train,test}/<Artist - Title>/{mixture,drums,bass,other,vocals}.wav`` (44.1 kHz
 stereo float32, ``mixture`` = sum of the stems to float32 precision, one common gain per song
@@ -277,17 +279,30 @@ def _write_json(path: str, obj: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default="data/embedded")
-    parser.add_argument("--tracks", type=int, default=24)
+    parser.add_argument("--kind", default="musdb", choices=("musdb", "bach10", "alignment"),
+                        help="musdb: the embedded dataset; bach10: chorale stems; alignment: piano/orchestra scenarios")
+    parser.add_argument("--root", default=None, help="default: data/embedded, data/bach10 or data/alignment")
+    parser.add_argument("--tracks", type=int, default=24, help="tracks, pieces or scenarios")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-rate", type=int, default=44100)
     parser.add_argument("--soundfont", default=None, help="a GM .sf2 (default: pretty_midi's TimGM6mb.sf2)")
     args = parser.parse_args(argv)
+    root = args.root or {"musdb": "data/embedded", "bach10": "data/bach10", "alignment": "data/alignment"}[args.kind]
     try:
-        manifest = render_dataset(args.root, args.tracks, args.seconds, args.seed, args.sample_rate, args.soundfont)
+        if args.kind != "musdb":
+            from .scenarios import render_alignment, render_bach10
+
+            if args.kind == "bach10":
+                render_bach10(root, args.tracks, args.seed, args.sample_rate, args.soundfont)
+            else:
+                render_alignment(root, args.tracks, args.seed, soundfont=args.soundfont)
+            print(f"{root}: {args.tracks} {args.kind} items")
+            return
+        manifest = render_dataset(root, args.tracks, args.seconds, args.seed, args.sample_rate, args.soundfont)
     except ValueError as err:
         sys.exit(f"error: {err}")
+    args.root = root
     n = {s: sum(t["subset"] == s for t in manifest["tracks"]) for s in ("train", "test")}
     print(f"{args.root}: {n['train']} train ({sum(t['valid'] for t in manifest['tracks'])} valid), {n['test']} test tracks")
 

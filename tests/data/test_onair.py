@@ -1,0 +1,64 @@
+"""The OnAir adapter maps raw stems by name, sums them per target and refuses bad input."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sliceq22.data.musdb import find_tracks, read_stem
+from sliceq22.data.onair import classify, convert_song
+
+
+@pytest.mark.parametrize(
+    "name,target",
+    [("Kick In.wav", "drums"), ("OH L.wav", "drums"), ("Bass DI.wav", "bass"), ("Lead Vox.wav", "vocals"),
+     ("BV 2.wav", "vocals"), ("Gtr Rhythm.wav", "other"), ("Lead Synth.wav", "other"), ("Sub 808.wav", "bass")],
+)
+def test_classify(name, target):
+    assert classify(name) == target
+
+
+def test_unknown_stems():
+    with pytest.raises(ValueError, match="no target"):
+        classify("Mystery.wav")
+    assert classify("Mystery.wav", unknown="other") == "other"
+    assert classify("Mystery.wav", unknown="skip") is None
+
+
+def _song(tmp_path, stems, sr=44100, n=4410):
+    song = tmp_path / "raw" / "Artist - Song"
+    song.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, channels in stems.items():
+        sf.write(song / name, 0.1 * rng.standard_normal((n, channels)), sr, subtype="FLOAT")
+    return song
+
+
+def test_convert_song_sums_per_target(tmp_path):
+    song = _song(tmp_path, {"Kick.wav": 1, "Snare.wav": 1, "Bass.wav": 1, "Keys.wav": 2, "Vox.wav": 1})
+    dst = tmp_path / "musdb"
+    convert_song(str(song), str(dst))
+    (track,) = find_tracks(str(dst), "train")
+    drums = read_stem(track, "drums")
+    kick, _ = sf.read(song / "Kick.wav", dtype="float32")
+    snare, _ = sf.read(song / "Snare.wav", dtype="float32")
+    np.testing.assert_allclose(drums[0], kick + snare, atol=1e-6)
+    mix = read_stem(track, "mixture")
+    np.testing.assert_allclose(mix, sum(read_stem(track, s) for s in ("drums", "bass", "other", "vocals")), atol=1e-6)
+    with pytest.raises(ValueError, match="refusing to overwrite"):
+        convert_song(str(song), str(dst))
+
+
+def test_convert_song_refuses_mismatches(tmp_path):
+    song = _song(tmp_path, {"Kick.wav": 1, "Vox.wav": 1})
+    sf.write(song / "Bass.wav", np.zeros((100, 1)), 44100)
+    with pytest.raises(ValueError, match="differ in length"):
+        convert_song(str(song), str(tmp_path / "out"))
+    os.remove(song / "Bass.wav")
+    sf.write(song / "Bass.wav", np.zeros((4410, 1)), 48000)
+    with pytest.raises(ValueError, match="different sample rates"):
+        convert_song(str(song), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
