@@ -15,36 +15,12 @@ import time
 import numpy as np
 import torch
 
+from sliceq22.data.audio import load_audio
 from sliceq22.data.synth import synth_mixture
 from sliceq22.eval.plots import plot_slicqt_vs_stft
 from sliceq22.transforms import STFT, SliCQT
 
 log = logging.getLogger(__name__)
-
-
-def load_audio(path: str, sample_rate: float, seconds: float | None = None) -> torch.Tensor:
-    """Read a wav/flac file as float64 ``(channels, samples)``; refuse a wrong sample rate.
-
-    Raises:
-        ValueError: missing/empty file, NaN/inf samples, or a sample rate other than expected.
-    """
-    import soundfile as sf
-
-    if not os.path.isfile(path):
-        raise ValueError(f"audio file not found: {path}")
-    info = sf.info(path)
-    if info.samplerate != sample_rate:
-        raise ValueError(
-            f"{path} is sampled at {info.samplerate} Hz but the transform expects {sample_rate:g} Hz: "
-            f"resample the file or set sample_rate={info.samplerate}"
-        )
-    frames = -1 if seconds is None else int(seconds * info.samplerate)
-    data, _ = sf.read(path, frames=frames, dtype="float64", always_2d=True)
-    if data.size == 0:
-        raise ValueError(f"{path} holds no audio samples")
-    if not np.isfinite(data).all():
-        raise ValueError(f"{path} contains NaN or infinite samples")
-    return torch.from_numpy(data.T.copy())
 
 
 def _median_time(fn, repeats: int = 5) -> float:

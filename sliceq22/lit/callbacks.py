@@ -1,0 +1,53 @@
+"""Callbacks that put pictures and sound into TensorBoard (never from the step functions)."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+
+from sliceq22.models.deoverlap import analytic_deoverlap
+
+
+class DeOverlapExamples(L.Callback):
+    """After validation: the first validation item's spectrograms and audio in TensorBoard.
+
+    Images (``examples/spectrogram``): the overlap-added rasterized magnitude of the target
+    (true per-slice magnitudes), the re-blur baseline and the network, side by side.
+    Audio (``examples/{input,baseline,network}``): reconstructions with the true phase.
+
+    Args:
+        seconds: length of the excerpt shown.
+        every_n_epochs: how often.
+    """
+
+    def __init__(self, seconds: float = 6.0, every_n_epochs: int = 1):
+        self.seconds, self.every_n_epochs = seconds, every_n_epochs
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+            return
+        writer = getattr(trainer.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_image"):
+            return
+        loaders = trainer.val_dataloaders
+        dataset = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset
+        mixture, _ = dataset[0]
+        t = module.transform
+        x = mixture[:1, : int(self.seconds * t.sample_rate)].to(module.device)  # left channel
+        with torch.no_grad():
+            C, ola = module.analyse(x)
+            estimates = {"target": C.abs(), "baseline": analytic_deoverlap(module.geometry, ola, "reblur"), "network": module(ola)}
+            rows = []
+            for name, est in estimates.items():
+                full = est.map(lambda b: b.to(torch.complex64))
+                spec = t.overlap_add(full.rasterize()).abs()[0]  # (bins, frames)
+                db = 20 * torch.log10(spec.clamp_min(1e-8) / spec.max().clamp_min(1e-8))
+                rows.append(((db.clamp_min(-80) + 80) / 80).flip(0).cpu())
+                if name != "target":
+                    audio = module.reconstruct(est, C, x.shape[-1], "true")[0].clamp(-1, 1).cpu()
+                    writer.add_audio(f"examples/{name}", audio, trainer.global_step, sample_rate=int(t.sample_rate))
+            writer.add_audio("examples/input", x[0].clamp(-1, 1).cpu(), trainer.global_step, sample_rate=int(t.sample_rate))
+        gap = torch.ones(rows[0].shape[0], 4)
+        image = torch.cat([torch.cat((r, gap), dim=1) for r in rows], dim=1)
+        writer.add_image("examples/spectrogram target | baseline | network", image[None].numpy().astype(np.float32), trainer.global_step)
