@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine (Python >= 3.10 and pip):
-#   make run    create .venv, install sliceq22, run the main job on the embedded data
+#   make run    create .venv, install sliceq22, run the main job (de-overlap training) on the embedded data
 #   make test   create .venv, install sliceq22 + test deps, run the test suite
 # Set PYTHON to pick an interpreter, VENV to put the environment elsewhere, or VENV= (empty)
 # to install into the active environment. TORCH_SPEC pins torch when none is installed.
@@ -27,7 +27,7 @@ setup-dev: $(if $(strip $(VENV)),$(VENV)/bin/python)
 	$(PY) scripts/setup_env.py --torch "$(TORCH_SPEC)" --dev
 
 run: setup
-	$(PY) train.py
+	$(PY) train.py experiment=deoverlap
 
 test: setup-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
