@@ -1,0 +1,5 @@
+"""Classic methods as torch layers: a pure function plus a thin nn.Module each."""
+
+from .dtw import DTW, SoftDTW, cosine_cost, dtw, euclidean_cost, soft_dtw
+
+__all__ = ["DTW", "SoftDTW", "cosine_cost", "dtw", "euclidean_cost", "soft_dtw"]

@@ -1,0 +1,99 @@
+"""DTW equals librosa's (costs and paths), batches, fails clearly; soft-DTW's gradient is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sliceq22.classic import DTW, cosine_cost, dtw, euclidean_cost, soft_dtw
+
+librosa = pytest.importorskip("librosa")
+
+SEED_STEPS = [[1, 1], [1, 2], [2, 1]]
+SEED_WEIGHTS = [2, 3, 3]
+
+
+def _ref(C, steps=None, weights=None, subseq=False):
+    kw = {} if steps is None else dict(step_sizes_sigma=np.array(steps), weights_mul=np.array(weights, dtype=float))
+    D, wp = librosa.sequence.dtw(C=C, subseq=subseq, **kw)
+    return D, wp[::-1].T  # increasing order, (2, L)
+
+
+@pytest.mark.parametrize("steps,weights", [(None, None), (SEED_STEPS, SEED_WEIGHTS), ([[1, 1], [1, 0], [0, 1]], [1, 1, 2])])
+@pytest.mark.parametrize("subseq", [False, True])
+@pytest.mark.parametrize("shape", [(17, 23), (30, 30), (12, 40)])
+def test_matches_librosa(steps, weights, subseq, shape):
+    rng = np.random.default_rng(sum(shape) + subseq)
+    C = rng.random(shape)
+    if not subseq and steps == SEED_STEPS and shape[1] > 2 * shape[0] - 1:
+        pytest.skip("no full path with slope-limited steps (tested below)")
+    D_ref, wp_ref = _ref(C, steps, weights, subseq)
+    D, path = dtw(torch.from_numpy(C), steps, weights, subsequence=subseq)
+    assert D.dtype == torch.float64
+    np.testing.assert_array_equal(D.numpy(), D_ref)  # bit for bit, inf included
+    np.testing.assert_array_equal(path.numpy(), wp_ref)
+
+
+def test_ties_resolve_like_librosa():
+    C = np.ones((6, 6))  # every step ties everywhere
+    for steps, weights in [(None, None), (SEED_STEPS, [1, 1, 1])]:
+        D_ref, wp_ref = _ref(C, steps, weights)
+        D, path = dtw(torch.from_numpy(C), steps, weights)
+        np.testing.assert_array_equal(D.numpy(), D_ref)
+        np.testing.assert_array_equal(path.numpy(), wp_ref)
+
+
+def test_batched_equals_single_and_keeps_dtype():
+    rng = np.random.default_rng(0)
+    C = torch.from_numpy(rng.random((2, 3, 15, 25))).float()
+    D, paths = dtw(C, SEED_STEPS, SEED_WEIGHTS, subsequence=True)
+    assert D.dtype == torch.float32 and D.shape == C.shape and len(paths) == 6
+    for b in range(6):
+        Db, pb = dtw(C.reshape(6, 15, 25)[b], SEED_STEPS, SEED_WEIGHTS, subsequence=True)
+        torch.testing.assert_close(D.reshape(6, 15, 25)[b], Db)
+        assert torch.equal(paths[b], pb)
+    D2, p2 = DTW(SEED_STEPS, SEED_WEIGHTS, subsequence=True)(C[0, 0])
+    torch.testing.assert_close(D2, D[0, 0])
+
+
+def test_no_path_and_bad_input_errors():
+    C = torch.rand(5, 20)
+    with pytest.raises(ValueError, match="beyond the steps' slope"):
+        dtw(C, SEED_STEPS, SEED_WEIGHTS)
+    with pytest.raises(ValueError, match="NaN"):
+        dtw(torch.full((3, 3), float("nan")))
+    with pytest.raises(ValueError, match="weights"):
+        dtw(C, SEED_STEPS, [1, 2])
+    with pytest.raises(ValueError, match="never advance"):
+        dtw(C, [[0, 0], [1, 1]])
+    with pytest.raises(ValueError, match=">= 0"):
+        dtw(C, [[-1, 1]])
+
+
+def test_costs_handle_silent_frames():
+    X = torch.rand(12, 8)
+    Y = torch.rand(12, 9)
+    X[:, 3] = 0
+    Cc = cosine_cost(X, Y)
+    assert torch.isfinite(Cc).all() and torch.allclose(Cc[3], torch.ones(9))
+    ref = 1 - librosa.util.normalize(X.numpy(), norm=2, axis=0).T @ librosa.util.normalize(Y.numpy(), norm=2, axis=0)
+    np.testing.assert_allclose(Cc.numpy(), ref, atol=1e-6)
+    from scipy.spatial.distance import cdist
+
+    np.testing.assert_allclose(euclidean_cost(X, Y).numpy(), cdist(X.T.numpy(), Y.T.numpy()), atol=1e-5)
+
+
+def test_soft_dtw_limits_and_gradient():
+    rng = np.random.default_rng(3)
+    C = torch.from_numpy(rng.random((2, 6, 7)))
+    # gamma -> 0: the DTW cost with steps (1,0), (0,1), (1,1) and unit weights
+    hard = dtw(C[0], [[1, 1], [1, 0], [0, 1]], [1, 1, 1], backtrack=False)[-1, -1]
+    assert soft_dtw(C[0], gamma=1e-4).item() == pytest.approx(hard.item(), abs=1e-3)
+    assert soft_dtw(C[0], gamma=1.0) < hard  # soft-min is below the min
+    Cg = C.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda c: soft_dtw(c, 0.5), (Cg,))
+    E = torch.autograd.grad(soft_dtw(Cg, 0.01).sum(), Cg)[0]
+    # the expected alignment of a near-hard soft-DTW puts ~1 on each cell of the DTW path
+    _, path = dtw(C[0], [[1, 1], [1, 0], [0, 1]], [1, 1, 1])
+    assert E[0][path[0], path[1]].min() > 0.9 and E[0].sum() == pytest.approx(path.shape[1], abs=0.2)
