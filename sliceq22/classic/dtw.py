@@ -71,12 +71,33 @@ def _accumulate(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subs
         D[:, ii + p0, jj + p1] = torch.where(better, best, cur)
         steps[:, ii + p0, jj + p1] = torch.where(better, arg, steps[:, ii + p0, jj + p1])
 
+    def relax_row(i: int) -> None:
+        """Row ``i`` from finished rows: every predecessor is a plain slice (no gathers)."""
+        cost = C[:, i, :]
+        best = arg = None
+        for s_idx, (dn, dm) in enumerate(sigma):
+            prev = D[:, i + p0 - int(dn), p1 - int(dm) : p1 - int(dm) + M]
+            cand = prev + (w_mul[s_idx] * cost + w_add[s_idx])
+            cand = torch.where(torch.isnan(cand), float("inf"), cand)
+            if best is None:
+                best, arg = cand, torch.zeros_like(cost, dtype=torch.long)
+            else:
+                take = cand < best  # strict: the earlier step keeps ties
+                best = torch.where(take, cand, best)
+                arg = torch.where(take, s_idx, arg)
+        cur = D[:, i + p0, p1:]
+        better = best < cur
+        D[:, i + p0, p1:] = torch.where(better, best, cur)
+        steps[:, i + p0, p1:] = torch.where(better, arg, steps[:, i + p0, p1:])
+
     dev = C.device
     if k and (sigma[:, 0] >= 1).all():  # rows are independent given the previous rows
-        cols = torch.arange(M, device=dev)
         for i in range(N):
-            relax(torch.full_like(cols, i), cols)
-    elif k and (sigma[:, 1] >= 1).all():
+            relax_row(i)
+    elif k and (sigma[:, 1] >= 1).all():  # the same on the transposed problem
+        Dt, st = _accumulate(C.transpose(1, 2).contiguous(), sigma[:, ::-1].copy(), w_mul, w_add, False) if not subsequence else (None, None)
+        if Dt is not None:
+            return Dt.transpose(1, 2), st.transpose(1, 2)
         rows = torch.arange(N, device=dev)
         for j in range(M):
             relax(rows, torch.full_like(rows, j))
