@@ -3,3 +3,6 @@
 from .dtw import DTW, SoftDTW, cosine_cost, dtw, euclidean_cost, soft_dtw
 
 __all__ = ["DTW", "SoftDTW", "cosine_cost", "dtw", "euclidean_cost", "soft_dtw"]
+from .chroma import Chroma  # noqa: E402
+
+__all__ += ["Chroma"]
