@@ -1,0 +1,160 @@
+"""Piano-to-orchestra alignment systems (the task of seed 000), on sliceq22's chroma and DTW.
+
+A scenario folder holds ``p.wav`` (the pianist alone), ``o.wav`` (the orchestra alone) and
+``po.wav`` (both). Every system has the seed's two stages:
+
+* ``offline_processing(scenario_dir, cache_dir, hop_length)``: chroma of ``o`` and ``po``,
+  cached (``o_chroma.npy``, ``po_chroma.npy``); a cache that exists is reused;
+* ``online_processing(scenario_dir, out_dir, cache_dir, hop_length, steps, weights)``: chroma of
+  ``p``, the alignment, and ``out_dir/hyp.npy``: a ``2 x L`` float array of (piano seconds,
+  orchestra seconds), increasing. ``out_dir`` must not exist (results are never overwritten).
+
+Systems:
+
+* ``pairwise``: DTW of P straight against O.
+* ``bridge``: subsequence DTW of P in PO, DTW of PO against O, composed.
+* ``mixture``: the seed's explanation-based mixture DTW: P's chroma is time-stretched onto PO
+  along the P-PO path; for every matched PO frame and every O frame, how much better
+  ``P + (volume-matched) O`` explains PO than P alone is the (negated) cost of a subsequence
+  DTW of PO against O; composed with the P-PO path.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from sliceq22.classic import Chroma, cosine_cost, dtw
+
+SEED_STEPS = ((1, 1), (1, 2), (2, 1))
+SEED_WEIGHTS = (2.0, 3.0, 3.0)
+_chroma_cache: dict = {}
+
+
+def chroma_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.ndarray, int]:
+    """Unnormalised chroma ``(12, frames)`` of a (mono-mixed) wav, and its sample rate."""
+    if not os.path.isfile(path):
+        raise ValueError(f"missing audio file {path}")
+    y, sr = sf.read(path, dtype="float32", always_2d=True)
+    if y.size == 0:
+        raise ValueError(f"{path} holds no audio")
+    key = (sr, hop_length, device)
+    if key not in _chroma_cache:
+        _chroma_cache[key] = Chroma(sr, hop_length).to(device)
+    with torch.no_grad():
+        F = _chroma_cache[key](torch.from_numpy(y.mean(axis=1)).to(device))
+    return F.cpu().numpy().astype(np.float64), sr
+
+
+def verify_scenario_dir(scenario_dir: str) -> None:
+    for f in ("p.wav", "o.wav", "po.wav"):
+        if not os.path.isfile(os.path.join(scenario_dir, f)):
+            raise ValueError(f"{scenario_dir} is not an alignment scenario: {f} is missing")
+
+
+def offline_processing(scenario_dir: str, cache_dir: str, hop_length: int = 512) -> None:
+    """Chroma of the orchestra and the full mix, computed once into ``cache_dir``."""
+    verify_scenario_dir(scenario_dir)
+    if os.path.isfile(os.path.join(cache_dir, "po_chroma.npy")):
+        return
+    os.makedirs(cache_dir, exist_ok=True)
+    for rec in ("o", "po"):
+        F, sr = chroma_of(os.path.join(scenario_dir, f"{rec}.wav"), hop_length)
+        np.save(os.path.join(cache_dir, f"{rec}_chroma.npy"), F)
+    np.save(os.path.join(cache_dir, "sample_rate.npy"), np.array(sr))
+
+
+def _path(C: np.ndarray, steps, weights, subsequence: bool) -> np.ndarray:
+    _, p = dtw(torch.from_numpy(np.ascontiguousarray(C)), steps, weights, subsequence=subsequence)
+    return p.numpy()
+
+
+def compose(wp_ab: np.ndarray, wp_bc: np.ndarray) -> np.ndarray:
+    """Compose paths A->B and B->C into A->C: every A frame gets the C frame of its B frame.
+
+    B frames covered by several C frames map to their mean; B frames outside path B->C are
+    clamped to its ends (np.interp).
+    """
+    b_unique, inv = np.unique(wp_bc[0], return_inverse=True)
+    c_mean = np.bincount(inv, weights=wp_bc[1]) / np.bincount(inv)
+    return np.stack((wp_ab[0].astype(np.float64), np.interp(wp_ab[1], b_unique, c_mean)))
+
+
+def time_stretch_part(query: np.ndarray, n_ref: int, wp: np.ndarray) -> np.ndarray:
+    """Query features placed on the reference's frames along path ``wp`` (2, L); gaps interpolated."""
+    out = np.zeros((query.shape[0], n_ref))
+    used = np.zeros(n_ref, dtype=bool)
+    out[:, wp[1]] = query[:, wp[0]]  # the last assignment of a reference frame wins, as in the seed
+    used[wp[1]] = True
+    start, end = wp[1, 0], wp[1, -1] + 1
+    for j in range(start + 1, end - 1):
+        if not used[j]:
+            out[:, j] = 0.5 * (out[:, j - 1] + out[:, j + 1])
+    return out
+
+
+def _normalize(F: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(F, axis=0, keepdims=True)
+    return np.where(n > 0, F / np.where(n > 0, n, 1), 0.0)
+
+
+def _mixture_cost(F_p_aligned: np.ndarray, F_po: np.ndarray, F_o: np.ndarray, gain: float, chunk: int = 256) -> np.ndarray:
+    """``baseline - mixture`` similarity (rows: matched PO frames, columns: O frames)."""
+    F_po_n = torch.from_numpy(_normalize(F_po))
+    F_p_t = torch.from_numpy(F_p_aligned * gain)
+    F_o_t = torch.from_numpy(F_o)
+    baseline = (F_po_n * torch.from_numpy(_normalize(F_p_aligned))).sum(0)
+    out = torch.empty((F_po.shape[1], F_o.shape[1]), dtype=torch.float64)
+    for s in range(0, F_po.shape[1], chunk):  # bounded memory: (chunk, 12, frames_o) at a time
+        mix = F_p_t[:, s : s + chunk].T[:, :, None] + F_o_t[None]  # (c, 12, M)
+        norm = mix.norm(dim=1, keepdim=True)
+        mix = torch.where(norm > 0, mix / norm.clamp_min(1e-300), 0.0)
+        out[s : s + chunk] = baseline[s : s + chunk, None] - torch.einsum("kc,ckm->cm", F_po_n[:, s : s + chunk], mix)
+    return out.numpy()
+
+
+def online_processing(
+    scenario_dir: str,
+    out_dir: str,
+    cache_dir: str,
+    hop_length: int = 512,
+    steps=SEED_STEPS,
+    weights=SEED_WEIGHTS,
+    system: str = "mixture",
+) -> np.ndarray:
+    """Align the piano recording to the orchestra recording; write and return ``hyp.npy``."""
+    verify_scenario_dir(scenario_dir)
+    if system not in SYSTEMS:
+        raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
+    if not os.path.isfile(os.path.join(cache_dir, "po_chroma.npy")):
+        raise ValueError(f"cache {cache_dir} is empty: run offline_processing first")
+    if os.path.exists(out_dir):
+        raise ValueError(f"output directory {out_dir} already exists: refusing to overwrite it")
+    F_p, sr = chroma_of(os.path.join(scenario_dir, "p.wav"), hop_length)
+    F_o = np.load(os.path.join(cache_dir, "o_chroma.npy"))
+    F_po = np.load(os.path.join(cache_dir, "po_chroma.npy"))
+    cost = lambda A, B: cosine_cost(torch.from_numpy(A), torch.from_numpy(B)).numpy()  # noqa: E731
+    if system == "pairwise":
+        wp_ac = _path(cost(F_p, F_o), steps, weights, False).astype(np.float64)
+    else:
+        wp_ab = _path(cost(F_p, F_po), steps, weights, True)
+        if system == "bridge":
+            wp_bc = _path(cost(F_po, F_o), steps, weights, False)
+        else:
+            start, end = wp_ab[1, 0], wp_ab[1, -1] + 1
+            F_p_aligned = time_stretch_part(F_p, F_po.shape[1], wp_ab)[:, start:end]
+            gain = F_o.mean(axis=1).sum() / max(F_p.mean(axis=1).sum(), 1e-12)
+            C = _mixture_cost(F_p_aligned, F_po[:, start:end], F_o, gain)
+            wp_bc = _path(C, steps, weights, True)  # negative costs are fine for the recursion
+            wp_bc[0] += start
+        wp_ac = compose(wp_ab, wp_bc)
+    hyp = wp_ac * (hop_length / sr)
+    os.makedirs(out_dir)
+    np.save(os.path.join(out_dir, "hyp.npy"), hyp)
+    return hyp
+
+
+SYSTEMS = ("pairwise", "bridge", "mixture")
