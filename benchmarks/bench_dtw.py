@@ -13,29 +13,14 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import median_time  # noqa: E402
 from sliceq22.classic import dtw  # noqa: E402
-
-
-def median_time(fn, repeats=5, cuda=False):
-    fn()
-    ts = []
-    for _ in range(repeats):
-        if cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main():

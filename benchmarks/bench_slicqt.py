@@ -23,13 +23,13 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.common import timed  # noqa: E402
 from sliceq22.data.synth import synth_mixture  # noqa: E402
 from sliceq22.transforms import SliCQT  # noqa: E402
 
@@ -128,16 +128,6 @@ def main() -> None:
         ops["nsgt_forward"] = lambda: list(ref.forward((x_np,)))
         ops["nsgt_inverse"] = lambda: np.concatenate(list(ref.backward(iter(ref_coefs))), axis=-1)
 
-    def timed(fn) -> float:
-        fn()  # every op is timed right after a run of itself, so none inherits another's warm state
-        if cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter() - t0
-
     for fn in ops.values():  # warm-up (plans, caches, allocator)
         fn()
         fn()
@@ -146,7 +136,7 @@ def main() -> None:
         for name, fn in ops.items():
             if name.startswith("nsgt") and len(samples[name]) >= max(3, args.repeats // 3):
                 continue  # the reference is slow and steady: a few samples suffice
-            samples[name].append(timed(fn))
+            samples[name].append(timed(fn, cuda))  # right after a run of itself: same warm state for all
     med = {k: statistics.median(v) for k, v in samples.items()}
 
     ratios = {

@@ -19,6 +19,21 @@ def _pyplot():
     return plt
 
 
+def _log_edges(f: np.ndarray) -> np.ndarray:
+    """Bin edges halfway (geometrically) between centres, so uneven bins are drawn as they are."""
+    mid = np.sqrt(f[1:] * f[:-1])
+    return np.concatenate(([f[0] ** 2 / mid[0]], mid, [f[-1] ** 2 / mid[-1]]))
+
+
+def _finish(fig, axes, title: str, path: str | None, dpi: int):
+    axes[-1].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    if path:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
 def log_magnitude_db(spec: torch.Tensor, floor_db: float = -100.0) -> np.ndarray:
     """``20 log10 |spec|`` normalised to 0 dB at the maximum, floored. ``(bins, frames)``."""
     mag = spec.abs().detach().double().cpu()
@@ -60,22 +75,15 @@ def plot_slicqt_vs_stft(
         f = freqs.detach().double().cpu().numpy()
         keep = f > 0  # DC has no place on a log axis
         t = np.linspace(0, duration, db.shape[-1] + 1)
-        # bin edges halfway between centres (geometric), so uneven bins are drawn as they are
         fc = f[keep]
-        edges = np.sqrt(fc[1:] * fc[:-1])
-        edges = np.concatenate(([fc[0] ** 2 / edges[0]], edges, [fc[-1] ** 2 / edges[-1]]))
+        edges = _log_edges(fc)
         mesh = ax.pcolormesh(t, edges, db[keep], shading="flat", cmap="magma", vmin=-90, vmax=0, rasterized=True)
         ax.set_yscale("log")
         ax.set_ylim(max(fc[0], 20.0), fc[-1])
         ax.set_ylabel("frequency (Hz)")
         ax.set_title(f"{name}: {db.shape[0]} bins x {db.shape[1]} frames")
         fig.colorbar(mesh, ax=ax, label="dB")
-    axes[-1].set_xlabel("time (s)")
-    if title:
-        fig.suptitle(title)
-    if path:
-        fig.savefig(path, dpi=110)
-    return fig
+    return _finish(fig, axes, title, path, dpi=110)
 
 
 def plot_mixture_and_stems(
@@ -102,8 +110,7 @@ def plot_mixture_and_stems(
     length = next(iter(tracks.values())).shape[-1]
     duration = length / transform.sample_rate
     f = transform.frequencies.double().cpu().numpy()[1:]
-    edges = np.sqrt(f[1:] * f[:-1])
-    edges = np.concatenate(([f[0] ** 2 / edges[0]], edges, [f[-1] ** 2 / edges[-1]]))
+    edges = _log_edges(f)
     for ax, name in zip(axes, names):
         spec = transform.overlap_add(transform(tracks[name][0].double()).rasterize())
         scale = 20 * np.log10(max(spec.abs().max().item(), 1e-12))
@@ -117,9 +124,4 @@ def plot_mixture_and_stems(
         ax.set_ylabel("Hz")
         ax.set_title(name, loc="left", fontsize=10)
     fig.colorbar(mesh, ax=axes, label="dB re mixture peak", shrink=0.6)
-    axes[-1].set_xlabel("time (s)")
-    if title:
-        fig.suptitle(title)
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return _finish(fig, axes, title, path, dpi=100)
