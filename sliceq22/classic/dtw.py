@@ -60,17 +60,6 @@ def _accumulate(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subs
         D[:, p0, p1:] = C[:, 0, :]
     k = len(sigma)
 
-    def relax(ii: Tensor, jj: Tensor) -> None:
-        """Update cells (ii, jj) (real coordinates, 1-D index tensors) from their predecessors."""
-        cost = C[:, ii, jj]  # (B, L)
-        cand = torch.stack([D[:, ii + p0 - int(dn), jj + p1 - int(dm)] + (w_mul[s] * cost + w_add[s]) for s, (dn, dm) in enumerate(sigma)])
-        cand = torch.where(torch.isnan(cand), float("inf"), cand)  # inf * 0 from infinite weights
-        best, arg = cand.min(dim=0)  # first minimal step on ties, like librosa's strict '<'
-        cur = D[:, ii + p0, jj + p1]
-        better = best < cur
-        D[:, ii + p0, jj + p1] = torch.where(better, best, cur)
-        steps[:, ii + p0, jj + p1] = torch.where(better, arg, steps[:, ii + p0, jj + p1])
-
     def relax_row(i: int) -> None:
         """Row ``i`` from finished rows: every predecessor is a plain slice (no gathers)."""
         cost = C[:, i, :]
@@ -90,22 +79,62 @@ def _accumulate(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subs
         D[:, i + p0, p1:] = torch.where(better, best, cur)
         steps[:, i + p0, p1:] = torch.where(better, arg, steps[:, i + p0, p1:])
 
-    dev = C.device
     if k and (sigma[:, 0] >= 1).all():  # rows are independent given the previous rows
         for i in range(N):
             relax_row(i)
-    elif k and (sigma[:, 1] >= 1).all():  # the same on the transposed problem
-        Dt, st = _accumulate(C.transpose(1, 2).contiguous(), sigma[:, ::-1].copy(), w_mul, w_add, False) if not subsequence else (None, None)
-        if Dt is not None:
-            return Dt.transpose(1, 2), st.transpose(1, 2)
-        rows = torch.arange(N, device=dev)
-        for j in range(M):
-            relax(rows, torch.full_like(rows, j))
-    else:  # anti-diagonal wavefront
-        for d in range(N + M - 1):
-            i = torch.arange(max(0, d - M + 1), min(N - 1, d) + 1, device=dev)
-            relax(i, d - i)
+    elif k and (sigma[:, 1] >= 1).all() and not subsequence:  # rows of the transposed problem
+        Dt, st = _accumulate(C.transpose(1, 2).contiguous(), sigma[:, ::-1].copy(), w_mul, w_add, False)
+        return Dt.transpose(1, 2), st.transpose(1, 2)
+    else:
+        return _wavefront(C, sigma, w_mul, w_add, subsequence)
     return D[:, p0:, p1:], steps[:, p0:, p1:]
+
+
+def _wavefront(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subsequence: bool) -> tuple[Tensor, Tensor]:
+    """Anti-diagonal recursion on a skewed (diagonal-major) copy of ``D``.
+
+    ``E[:, d, i] = D[:, i, d - i]`` in padded coordinates, so every anti-diagonal and each of its
+    predecessors along a step are contiguous slices: one scatter in, one gather out, and no
+    gathers in the loop.
+    """
+    B, N, M = C.shape
+    p0, p1 = int(sigma[:, 0].max()), int(sigma[:, 1].max())
+    Np, Mp = N + p0, M + p1
+    n_diag = Np + Mp - 1
+    dev = C.device
+    ii, jj = torch.meshgrid(torch.arange(N, device=dev), torch.arange(M, device=dev), indexing="ij")
+    d_idx, i_idx = (ii + jj + p0 + p1).flatten(), (ii + p0).flatten()
+    Cs = torch.zeros((B, n_diag, Np), dtype=C.dtype, device=dev)
+    Cs[:, d_idx, i_idx] = C.reshape(B, -1)
+    E = torch.full((B, n_diag, Np), float("inf"), dtype=C.dtype, device=dev)
+    St = torch.zeros((B, n_diag, Np), dtype=torch.long, device=dev)
+    E[:, p0 + p1, p0] = C[:, 0, 0]
+    if subsequence:
+        E[:, p0 + p1 + torch.arange(M, device=dev), p0] = C[:, 0, :]
+    for d in range(p0 + p1, n_diag):
+        lo, hi = max(p0, d - (Mp - 1)), min(Np - 1, d - p1)
+        if lo > hi:
+            continue
+        cost = Cs[:, d, lo : hi + 1]
+        best = arg = None
+        for s_idx, (dn, dm) in enumerate(sigma):
+            dn, dm = int(dn), int(dm)
+            prev = E[:, d - dn - dm, lo - dn : hi - dn + 1]
+            cand = prev + (w_mul[s_idx] * cost + w_add[s_idx])
+            cand = torch.where(torch.isnan(cand), float("inf"), cand)
+            if best is None:
+                best, arg = cand, torch.zeros_like(cand, dtype=torch.long)
+            else:
+                take = cand < best  # strict: the earlier step keeps ties
+                best = torch.where(take, cand, best)
+                arg = torch.where(take, s_idx, arg)
+        cur = E[:, d, lo : hi + 1]
+        better = best < cur
+        E[:, d, lo : hi + 1] = torch.where(better, best, cur)
+        St[:, d, lo : hi + 1] = torch.where(better, arg, St[:, d, lo : hi + 1])
+    D = E[:, d_idx, i_idx].reshape(B, N, M)
+    steps = St[:, d_idx, i_idx].reshape(B, N, M)
+    return D, steps
 
 
 def _backtrack(steps: np.ndarray, D: np.ndarray, sigma: np.ndarray, subsequence: bool) -> np.ndarray:
