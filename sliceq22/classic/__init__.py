@@ -6,3 +6,6 @@ __all__ = ["DTW", "SoftDTW", "cosine_cost", "dtw", "euclidean_cost", "soft_dtw"]
 from .chroma import Chroma  # noqa: E402
 
 __all__ += ["Chroma"]
+from .nmf import NMF, beta_divergence, nmf  # noqa: E402
+
+__all__ += ["NMF", "beta_divergence", "nmf"]
