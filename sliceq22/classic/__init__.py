@@ -9,3 +9,6 @@ __all__ += ["Chroma"]
 from .nmf import NMF, beta_divergence, nmf  # noqa: E402
 
 __all__ += ["NMF", "beta_divergence", "nmf"]
+from .snpa import project_capped_simplex, snpa  # noqa: E402
+
+__all__ += ["project_capped_simplex", "snpa"]
