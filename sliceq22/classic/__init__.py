@@ -12,3 +12,6 @@ __all__ += ["NMF", "beta_divergence", "nmf"]
 from .snpa import project_capped_simplex, snpa  # noqa: E402
 
 __all__ += ["project_capped_simplex", "snpa"]
+from .ilrma import ILRMA, ilrma, projection_back  # noqa: E402
+
+__all__ += ["ILRMA", "ilrma", "projection_back"]
