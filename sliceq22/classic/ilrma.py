@@ -4,6 +4,7 @@ Determined blind source separation (sources = channels) of a complex STFT ``X``:
 ``y_n = w_n^H x`` has a zero-mean complex Gaussian model whose variance is low-rank,
 ``r_n = T_n V_n`` (an NMF of its power spectrogram, Itakura-Saito). One iteration (seed 001):
 
+for every source in turn (Kitamura's order; seed 001 updates all source models first),
 1. source model: multiplicative IS-NMF updates of ``T_n`` and ``V_n`` on ``|y_n|^2`` (with the
    square-root exponent that makes them monotone);
 2. spatial model: iterative projection, ``w_n = (W U_n)^{-1} e_n``,
@@ -97,31 +98,33 @@ def ilrma(
     lead = X.shape[:-3]
     rdtype = X.real.dtype
     W = torch.eye(C, dtype=X.dtype, device=X.device).expand(lead + (F, C, C)).clone()
-    T = torch.rand(lead + (C, F, n_basis), generator=generator, dtype=rdtype).to(X.device)
-    V = torch.rand(lead + (C, n_basis, Tn), generator=generator, dtype=rdtype).to(X.device)
+    # in [0.1, 1): factors near zero make the multiplicative updates crawl (as pyroomacoustics)
+    T = (0.1 + 0.9 * torch.rand(lead + (C, F, n_basis), generator=generator, dtype=rdtype)).to(X.device)
+    V = (0.1 + 0.9 * torch.rand(lead + (C, n_basis, Tn), generator=generator, dtype=rdtype)).to(X.device)
     XX = torch.einsum("...cft,...dft->...ftcd", X, X.conj())  # x x^H per bin and frame
     eye = torch.eye(C, dtype=X.dtype, device=X.device)
     losses = [negative_loglikelihood(X, W, T, V, eps)] if return_loss else []
     for _ in range(n_iter):
-        # 1. source model (IS-NMF with exponent 1/2)
+        # per source, as in Kitamura's ILRMA: its source model, then its demixing filter
         P = demix(W, X).abs() ** 2
-        TV = (T @ V).clamp_min(eps)
-        num, den = (P / TV**2) @ V.transpose(-1, -2), (1 / TV) @ V.transpose(-1, -2)
-        T = T * (num / den.clamp_min(eps)).sqrt()
-        TV = (T @ V).clamp_min(eps)
-        num, den = T.transpose(-1, -2) @ (P / TV**2), T.transpose(-1, -2) @ (1 / TV)
-        V = V * (num / den.clamp_min(eps)).sqrt()
-        # 2. spatial model: iterative projection, source by source
-        R = (T @ V).clamp_min(eps)  # (..., N, F, T)
         for n in range(C):
-            U = (XX / R[..., n, :, :, None, None]).mean(-3)  # (..., F, C, C)
+            Tn_, Vn = T[..., n, :, :], V[..., n, :, :]
+            # 1. source model: IS-NMF with exponent 1/2
+            TV = (Tn_ @ Vn).clamp_min(eps)
+            Tn_ = Tn_ * (((P[..., n, :, :] / TV**2) @ Vn.transpose(-1, -2)) / ((1 / TV) @ Vn.transpose(-1, -2)).clamp_min(eps)).sqrt()
+            TV = (Tn_ @ Vn).clamp_min(eps)
+            Vn = Vn * ((Tn_.transpose(-1, -2) @ (P[..., n, :, :] / TV**2)) / (Tn_.transpose(-1, -2) @ (1 / TV)).clamp_min(eps)).sqrt()
+            T, V = T.clone(), V.clone()
+            T[..., n, :, :], V[..., n, :, :] = Tn_, Vn
+            # 2. spatial model: iterative projection
+            R = (Tn_ @ Vn).clamp_min(eps)  # (..., F, T)
+            U = (XX / R[..., :, :, None, None]).mean(-3)  # (..., F, C, C)
             WU = W @ U
             ok = torch.linalg.cond(WU) < threshold  # (..., F)
             w = torch.linalg.solve(WU, eye[n].expand(WU.shape[:-1]))  # (..., F, C)
             wUw = torch.einsum("...c,...cd,...d->...", w.conj(), U, w).real.clamp_min(eps)
-            w_h = w.conj() / wUw.sqrt()[..., None]
             W = W.clone()
-            W[..., n, :] = torch.where(ok[..., None], w_h, W[..., n, :])
+            W[..., n, :] = torch.where(ok[..., None], w.conj() / wUw.sqrt()[..., None], W[..., n, :])
         # 3. power normalisation
         Y = demix(W, X)
         aux = (Y.abs() ** 2).mean((-2, -1)).sqrt().clamp_min(eps)  # (..., N)
