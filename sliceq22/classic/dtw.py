@@ -48,45 +48,42 @@ def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, 
     return sigma, w_mul.to(device), w_add.to(device)
 
 
+def _relax(prevs: list[Tensor], cost: Tensor, cur: Tensor, cur_steps: Tensor, w_mul: Tensor, w_add: Tensor) -> tuple[Tensor, Tensor]:
+    """One vector of cells: the best predecessor ``prev + w_mul * cost + w_add`` over the steps
+    (the earlier step keeps ties, like librosa's strict ``<``), taken where it beats ``cur``."""
+    best = arg = None
+    for s_idx, prev in enumerate(prevs):
+        cand = prev + (w_mul[s_idx] * cost + w_add[s_idx])
+        cand = torch.where(torch.isnan(cand), float("inf"), cand)  # inf * 0 from infinite weights
+        if best is None:
+            best, arg = cand, torch.zeros_like(cand, dtype=torch.long)
+        else:
+            take = cand < best
+            best = torch.where(take, cand, best)
+            arg = torch.where(take, s_idx, arg)
+    better = best < cur
+    return torch.where(better, best, cur), torch.where(better, arg, cur_steps)
+
+
 def _accumulate(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subsequence: bool) -> tuple[Tensor, Tensor]:
     """Accumulated cost ``D`` and step indices, both ``(B, N, M)``."""
     B, N, M = C.shape
-    p0, p1 = int(sigma[:, 0].max()), int(sigma[:, 1].max())
     w_mul, w_add = w_mul.to(C.dtype), w_add.to(C.dtype)
+    if not (len(sigma) and (sigma[:, 0] >= 1).all()):
+        if (sigma[:, 1] >= 1).all() and not subsequence:  # rows of the transposed problem
+            Dt, st = _accumulate(C.transpose(1, 2).contiguous(), sigma[:, ::-1].copy(), w_mul, w_add, False)
+            return Dt.transpose(1, 2), st.transpose(1, 2)
+        return _wavefront(C, sigma, w_mul, w_add, subsequence)
+    # every step advances the row: each row only reads finished rows, through plain slices
+    p0, p1 = int(sigma[:, 0].max()), int(sigma[:, 1].max())
     D = torch.full((B, N + p0, M + p1), float("inf"), dtype=C.dtype, device=C.device)
     steps = torch.zeros((B, N + p0, M + p1), dtype=torch.long, device=C.device)
     D[:, p0, p1] = C[:, 0, 0]
     if subsequence:
         D[:, p0, p1:] = C[:, 0, :]
-    k = len(sigma)
-
-    def relax_row(i: int) -> None:
-        """Row ``i`` from finished rows: every predecessor is a plain slice (no gathers)."""
-        cost = C[:, i, :]
-        best = arg = None
-        for s_idx, (dn, dm) in enumerate(sigma):
-            prev = D[:, i + p0 - int(dn), p1 - int(dm) : p1 - int(dm) + M]
-            cand = prev + (w_mul[s_idx] * cost + w_add[s_idx])
-            cand = torch.where(torch.isnan(cand), float("inf"), cand)
-            if best is None:
-                best, arg = cand, torch.zeros_like(cost, dtype=torch.long)
-            else:
-                take = cand < best  # strict: the earlier step keeps ties
-                best = torch.where(take, cand, best)
-                arg = torch.where(take, s_idx, arg)
-        cur = D[:, i + p0, p1:]
-        better = best < cur
-        D[:, i + p0, p1:] = torch.where(better, best, cur)
-        steps[:, i + p0, p1:] = torch.where(better, arg, steps[:, i + p0, p1:])
-
-    if k and (sigma[:, 0] >= 1).all():  # rows are independent given the previous rows
-        for i in range(N):
-            relax_row(i)
-    elif k and (sigma[:, 1] >= 1).all() and not subsequence:  # rows of the transposed problem
-        Dt, st = _accumulate(C.transpose(1, 2).contiguous(), sigma[:, ::-1].copy(), w_mul, w_add, False)
-        return Dt.transpose(1, 2), st.transpose(1, 2)
-    else:
-        return _wavefront(C, sigma, w_mul, w_add, subsequence)
+    for i in range(N):
+        prevs = [D[:, i + p0 - int(dn), p1 - int(dm) : p1 - int(dm) + M] for dn, dm in sigma]
+        D[:, i + p0, p1:], steps[:, i + p0, p1:] = _relax(prevs, C[:, i, :], D[:, i + p0, p1:], steps[:, i + p0, p1:], w_mul, w_add)
     return D[:, p0:, p1:], steps[:, p0:, p1:]
 
 
@@ -115,23 +112,10 @@ def _wavefront(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subse
         lo, hi = max(p0, d - (Mp - 1)), min(Np - 1, d - p1)
         if lo > hi:
             continue
-        cost = Cs[:, d, lo : hi + 1]
-        best = arg = None
-        for s_idx, (dn, dm) in enumerate(sigma):
-            dn, dm = int(dn), int(dm)
-            prev = E[:, d - dn - dm, lo - dn : hi - dn + 1]
-            cand = prev + (w_mul[s_idx] * cost + w_add[s_idx])
-            cand = torch.where(torch.isnan(cand), float("inf"), cand)
-            if best is None:
-                best, arg = cand, torch.zeros_like(cand, dtype=torch.long)
-            else:
-                take = cand < best  # strict: the earlier step keeps ties
-                best = torch.where(take, cand, best)
-                arg = torch.where(take, s_idx, arg)
-        cur = E[:, d, lo : hi + 1]
-        better = best < cur
-        E[:, d, lo : hi + 1] = torch.where(better, best, cur)
-        St[:, d, lo : hi + 1] = torch.where(better, arg, St[:, d, lo : hi + 1])
+        prevs = [E[:, d - int(dn) - int(dm), lo - int(dn) : hi - int(dn) + 1] for dn, dm in sigma]
+        E[:, d, lo : hi + 1], St[:, d, lo : hi + 1] = _relax(
+            prevs, Cs[:, d, lo : hi + 1], E[:, d, lo : hi + 1], St[:, d, lo : hi + 1], w_mul, w_add
+        )
     D = E[:, d_idx, i_idx].reshape(B, N, M)
     steps = St[:, d_idx, i_idx].reshape(B, N, M)
     return D, steps
