@@ -7,7 +7,6 @@
 # through the DataModule, exactly as training does. `tests/test_notebooks.py` executes it.
 
 # %%
-import json
 import os
 import tempfile
 

@@ -44,11 +44,11 @@ class _NumpyWithOldClip:
 @pytest.fixture(scope="session")
 def nsgt():
     """The reference package ``nsgt`` 0.19 (Grill), patched for numpy 2 at the test boundary."""
-    nsgt = pytest.importorskip("nsgt", reason="reference nsgt not installed (make test installs it)")
-    import nsgt.nsgfwin_sl
+    module = pytest.importorskip("nsgt", reason="reference nsgt not installed (make test installs it)")
+    import nsgt.nsgfwin_sl as nsgfwin_sl
 
-    nsgt.nsgfwin_sl.np = _NumpyWithOldClip()
-    return nsgt
+    nsgfwin_sl.np = _NumpyWithOldClip()
+    return module
 
 
 @pytest.fixture(scope="session")

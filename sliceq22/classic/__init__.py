@@ -1,17 +1,12 @@
 """Classic methods as torch layers: a pure function plus a thin nn.Module each."""
 
+from .chroma import Chroma
 from .dtw import DTW, SoftDTW, cosine_cost, dtw, euclidean_cost, soft_dtw
+from .ilrma import ILRMA, ilrma, projection_back
+from .nmf import NMF, beta_divergence, nmf
+from .snpa import project_capped_simplex, snpa
 
-__all__ = ["DTW", "SoftDTW", "cosine_cost", "dtw", "euclidean_cost", "soft_dtw"]
-from .chroma import Chroma  # noqa: E402
-
-__all__ += ["Chroma"]
-from .nmf import NMF, beta_divergence, nmf  # noqa: E402
-
-__all__ += ["NMF", "beta_divergence", "nmf"]
-from .snpa import project_capped_simplex, snpa  # noqa: E402
-
-__all__ += ["project_capped_simplex", "snpa"]
-from .ilrma import ILRMA, ilrma, projection_back  # noqa: E402
-
-__all__ += ["ILRMA", "ilrma", "projection_back"]
+__all__ = [
+    "DTW", "ILRMA", "NMF", "Chroma", "SoftDTW", "beta_divergence", "cosine_cost", "dtw", "euclidean_cost",
+    "ilrma", "nmf", "project_capped_simplex", "projection_back", "snpa", "soft_dtw",
+]

@@ -82,7 +82,7 @@ def snpa(M: Tensor, r: int, greedy: bool = False, n_iter: int = 300, normalize: 
     M = M if M.is_floating_point() else M.double()
     scale = M.sum(-2, keepdim=True).clamp_min(1e-30) if normalize else torch.ones_like(M[..., :1, :])
     X = M / scale
-    lead, n = X.shape[:-2], X.shape[-1]
+    lead = X.shape[:-2]
     R = X
     col_norm2 = (X**2).sum(-2)
     J = torch.empty(lead + (0,), dtype=torch.long, device=M.device)

@@ -96,6 +96,22 @@ def render_bach10(root: str, pieces: int = 10, seed: int = 0, sample_rate: int =
     return manifest
 
 
+def _piano(score: Score, tempo: TempoMap, gain_db: float) -> Part:
+    """The soloist: the soprano doubled an octave up, and the bass."""
+    notes = _notes(score.voices["soprano"], tempo, 12, 0.9, 96) + _notes(score.voices["soprano"], tempo, 0, 0.9, 88)
+    notes += _notes(score.voices["bass"], tempo, 0, 0.9, 90)
+    return Part("piano", 0, False, notes, gain_db=gain_db)
+
+
+def _orchestra(score: Score, tempo: TempoMap) -> list[Part]:
+    """All four voices on strings, cello and basses on the bass, a flute on the soprano."""
+    strings = [Part(f"strings_{v}", 48, False, _notes(score.voices[v], tempo, 0, 1.0, 80), gain_db=-6.0) for v in ("soprano", "alto", "tenor")]
+    cello = Part("cello", 42, False, _notes(score.voices["bass"], tempo, 0, 1.0, 85), gain_db=-6.0)
+    basses = Part("contrabass", 43, False, _notes(score.voices["bass"], tempo, -12, 1.0, 80), gain_db=-9.0)
+    flute = Part("flute", 73, False, _notes(score.voices["soprano"], tempo, 12, 0.95, 75), gain_db=-9.0)
+    return strings + [cello, basses, flute]
+
+
 def _beats_file(path: str, times: np.ndarray) -> None:
     with open(path, "w") as fh:
         fh.write("\n".join(f"{t:.6f}" for t in times) + "\n")
@@ -130,22 +146,10 @@ def render_alignment(
         }
         beats = np.arange(int(np.floor(score.beats)) + 1, dtype=np.float64)
 
-        def piano(tempo: TempoMap) -> Part:
-            notes = _notes(score.voices["soprano"], tempo, 12, 0.9, 96) + _notes(score.voices["soprano"], tempo, 0, 0.9, 88)
-            notes += _notes(score.voices["bass"], tempo, 0, 0.9, 90)
-            return Part("piano", 0, False, notes, gain_db=piano_db)
-
-        def orchestra(tempo: TempoMap) -> list[Part]:
-            strings = [Part(f"strings_{v}", 48, False, _notes(score.voices[v], tempo, 0, 1.0, 80), gain_db=-6.0) for v in ("soprano", "alto", "tenor")]
-            cello = Part("cello", 42, False, _notes(score.voices["bass"], tempo, 0, 1.0, 85), gain_db=-6.0)
-            basses = Part("contrabass", 43, False, _notes(score.voices["bass"], tempo, -12, 1.0, 80), gain_db=-9.0)
-            flute = Part("flute", 73, False, _notes(score.voices["soprano"], tempo, 12, 0.95, 75), gain_db=-9.0)
-            return strings + [cello, basses, flute]
-
         out = {}
         for rec, tempo in maps.items():
             seconds = float(tempo.seconds(score.beats)[0]) + 2.0
-            parts = ([piano(tempo)] if "p" in rec else []) + (orchestra(tempo) if "o" in rec else [])
+            parts = ([_piano(score, tempo, piano_db)] if "p" in rec else []) + (_orchestra(score, tempo) if "o" in rec else [])
             audio = _render(parts, seconds, sample_rate, sf_bytes)
             if "o" in rec:  # the orchestra as one stem at 0 dB active loudness
                 orch = sum(v for k, v in audio.items() if k != "piano")

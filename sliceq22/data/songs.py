@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STEMS = ("drums", "bass", "other", "vocals")
+from .musdb import SOURCES
+
+STEMS = SOURCES  # the four MUSDB stems, defined once in .musdb
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STEMS = ("drums", "bass", "other", "vocals")
+from .musdb import SOURCES as STEMS
 
 # I-vi-IV-V in a few keys, as MIDI notes of the chord roots
 _PROGRESSION = (0, 9, 5, 7)

@@ -193,7 +193,7 @@ class DeOverlapNet(nn.Module):
 
     def forward(self, ola: tuple[Tensor, ...]) -> SliCQCoefficients:
         blocks = []
-        for g, (y, (n, m)) in enumerate(zip(ola, self.geometry.layout)):
+        for g, (y, (_, m)) in enumerate(zip(ola, self.geometry.layout)):
             lead = y.shape[:-2]
             y2 = y.reshape((-1,) + y.shape[-2:])  # (B, n, frames)
             h = m // 2

@@ -5,8 +5,9 @@ Forward, for a signal ``x`` of shape ``(..., samples)``:
 1. cut it into slices of ``N = slice_len`` samples with hop ``N / 2`` and weight them by the
    Tukey-like slice window (one ``unfold``; no quarter rotation, see ``frame.py``);
 2. one ``rfft`` of every slice;
-3. one gather of all bins' frequency windows at once (the negative frequencies that the
-   lowest windows reach are conjugates of positive ones), multiplied by the windows;
+3. every bin's frequency window read as a contiguous run of the half spectrum, extended by
+   its Hermitian mirror below 0 and above Nyquist (row reads of an ``unfold`` view, with a
+   custom backward), multiplied by the windows;
 4. one ``ifft`` per group of bins with equal time resolution ``M_g``.
 
 Inverse: ``fft`` per group, multiply by the canonical dual windows, one scatter-add of all
@@ -213,7 +214,8 @@ class SliCQT(nn.Module):
         self.groups = groups
 
         win, dual_w = [], []
-        mir_dst, mir_src, mir_count = [], [], []
+        mir_dst, mir_src = [], []
+        mir_count = [0] * len(groups)
         group_of = np.repeat(np.arange(len(groups)), [n for _, n, _ in groups])
         group_offset = np.cumsum([0] + [n * m for _, n, m in groups])
         offset = 0
@@ -230,10 +232,9 @@ class SliCQT(nn.Module):
                 sel = mpos <= half
                 mir_dst.append(mpos[sel])
                 mir_src.append(flat[sel])
+                mir_count[group_of[k]] += int(sel.sum())
             offset += m
-        for g in range(len(groups)):  # mirror entries per group, in group order
-            mir_count.append(sum(len(d) for d, kk in zip(mir_dst, range(1, n_real - 1)) if group_of[kk] == g))
-        self.mirror_counts = tuple(int(c) for c in mir_count)
+        self.mirror_counts = tuple(mir_count)  # mirror entries per group, in group order
         # forward: the rfft half spectrum is extended by its Hermitian mirror below 0 and
         # above N/2 so that every window is one contiguous run; runs start at even indices
         starts = frame.centers - M // 2
