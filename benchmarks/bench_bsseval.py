@@ -11,6 +11,7 @@ same number of CPU threads (museval's figure in the issue was on one core).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import datetime as dt
 import json
 import os
@@ -61,13 +62,14 @@ def main():
     machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
                "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "museval": museval.__version__ if hasattr(museval, "__version__") else "?"}
+               "museval": importlib.metadata.version("museval")}
     row = {"seconds": a.seconds, "sources": 4, "channels": 2, "museval_s": t_museval, "sliceq22_s": t_ours,
            "speedup": t_museval / t_ours, "max_abs_diff_db": diff}
     print(f"# BSS Eval v4, 4 stereo sources x {a.seconds:g} s, on {machine['device']} ({machine['threads']} threads)")
     print(f"museval {t_museval:7.2f} s | sliceq22 {t_ours:7.3f} s | {row['speedup']:.1f}x | max |diff| {diff:.1e} dB")
     os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, f"bsseval_{a.device.split(':')[0]}_{machine['date'][:10]}.json")
+    kind = "cuda" if cuda else f"cpu{machine['threads']}t"
+    path = os.path.join(a.out, f"bsseval_{kind}_{machine['date'][:10]}.json")
     with open(path, "w") as fh:
         json.dump({"benchmark": "bsseval", "machine": machine, "results": [row]}, fh, indent=2)
     print(f"wrote {path}")

@@ -159,14 +159,23 @@ def _gram(Rxx: Tensor) -> Tensor:
 
 
 def _solve(G: Tensor, D: Tensor) -> Tensor:
-    """``(G + eps I)^-1 D`` by LU as museval; least squares where the system is singular."""
+    """``(G + eps I)^-1 D`` as museval (eps = float64 machine epsilon, absolute).
+
+    ``G`` is a Gram matrix, so Cholesky (half the work of museval's LU) is tried first; where
+    it breaks down (a numerically rank-deficient Gram: band-limited or partly silent sources)
+    LU takes over, and least squares where even LU finds the system singular (museval's path).
+    """
     eye = torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
     A = G + torch.finfo(torch.float64).eps * eye
-    X, info = torch.linalg.solve_ex(A, D)
+    Lc, info = torch.linalg.cholesky_ex(A)
+    X = torch.cholesky_solve(D, Lc)
     bad = info != 0
     if bad.any():
-        X = X.clone()
-        X[bad] = torch.linalg.lstsq(G[bad].cpu(), D[bad].cpu()).solution.to(X.device)
+        Xlu, info_lu = torch.linalg.solve_ex(A[bad], D[bad])
+        singular = info_lu != 0
+        if singular.any():
+            Xlu[singular] = torch.linalg.lstsq(G[bad][singular].cpu(), D[bad][singular].cpu()).solution.to(X.device)
+        X[bad] = Xlu
     return X
 
 

@@ -125,3 +125,37 @@ def plot_mixture_and_stems(
         ax.set_title(name, loc="left", fontsize=10)
     fig.colorbar(mesh, ax=axes, label="dB re mixture peak", shrink=0.6)
     return _finish(fig, axes, title, path, dpi=100)
+
+
+def plot_score_boxes(per_track: dict, metric: str = "SDR", title: str = "", path: str | None = None, dpi: int = 120):
+    """SiSEC-2018-style boxplots: one panel per target, one box per method, of track medians.
+
+    Args:
+        per_track: ``{method: {target: [median of metric over windows, one per track]}}``.
+        metric: axis label (the values are already that metric's track medians, in dB).
+    Methods are ordered by their median over all targets, best at the top of each panel.
+    """
+    plt = _pyplot()
+    targets: list[str] = []
+    for res in per_track.values():
+        targets += [t for t in res if t not in targets]
+    def overall(m):
+        vals = [v for t in per_track[m].values() for v in t if np.isfinite(v)]
+        return np.median(vals) if vals else -np.inf
+
+    methods = sorted(per_track, key=overall)
+    fig, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.45 * len(methods) + 1.6), sharey=True, squeeze=False)
+    for ax, target in zip(axes[0], targets):
+        data = [[v for v in per_track[m].get(target, []) if np.isfinite(v)] for m in methods]
+        ax.boxplot(data, vert=False, widths=0.6, showfliers=True, medianprops={"color": "k"},
+                   flierprops={"markersize": 3})
+        ax.set_title(target)
+        ax.set_xlabel(f"{metric} (dB)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(1, len(methods) + 1), methods)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=dpi)
+    return fig
