@@ -1,0 +1,37 @@
+"""Score a folder of estimates against a MUSDB-layout root (museval's ``eval_mus_dir``).
+
+    python -m sliceq22.eval --root data/embedded --estimates outputs/my_method --out scores/my_method
+
+Reads ``<estimates>/<subset>/<track>/<target>.wav`` (or ``<estimates>/<track>/<target>.wav``),
+writes museval-format ``<out>/<subset>/<track>.json``, ``<out>/summary.json`` and
+``<out>/summary.md``, and prints the SigSep table. Existing track JSONs are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from sliceq22.data.musdb import SOURCES
+from sliceq22.eval.scores import format_table
+from sliceq22.eval.separation import evaluate_estimates
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m sliceq22.eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", required=True, help="MUSDB18-HQ-layout folder with the references")
+    p.add_argument("--estimates", required=True, help="folder of estimates")
+    p.add_argument("--out", required=True, help="folder for the scores")
+    p.add_argument("--subset", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--targets", nargs="+", default=list(SOURCES))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--overwrite", action="store_true", help="recompute tracks whose JSON exists")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    summary = evaluate_estimates(a.root, a.estimates, a.out, a.subset, a.targets, a.device, a.overwrite)
+    print(format_table({summary["method"]: summary["sigsep"]}))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

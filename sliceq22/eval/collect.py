@@ -1,0 +1,89 @@
+"""Collect a Hydra multirun of ``evaluate.py`` into one table, a best-configuration report and
+SiSEC-style boxplots.
+
+    python -m sliceq22.eval.collect outputs/evaluate/multirun/<date> [--metric SDR]
+
+Reads every ``<job>/summary.json`` with its ``<job>/.hydra/overrides.yaml`` (the job's label),
+writes ``<sweep>/collected.md``, ``<sweep>/collected.json`` and ``<sweep>/boxplot_<metric>.png``,
+and prints the table sorted by the median over targets, with the best job per target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+
+import numpy as np
+import yaml
+
+from sliceq22.eval.scores import format_table
+
+
+def load_sweep(sweep_dir: str) -> dict[str, dict]:
+    """``{label: summary}`` for every finished job of a multirun (label: its overrides)."""
+    jobs = {}
+    for path in sorted(glob.glob(os.path.join(sweep_dir, "*", "summary.json"))):
+        job = os.path.dirname(path)
+        label = os.path.basename(job)
+        ov = os.path.join(job, ".hydra", "overrides.yaml")
+        if os.path.isfile(ov):
+            with open(ov) as fh:
+                overrides = yaml.safe_load(fh) or []
+            label = " ".join(o for o in overrides if not o.startswith("search=")) or label
+        with open(path) as fh:
+            jobs[label] = json.load(fh)
+    if not jobs:
+        raise ValueError(f"no finished jobs (*/summary.json) under {sweep_dir}")
+    return jobs
+
+
+def _median_over_targets(agg: dict, metric: str) -> float:
+    vals = [v[metric] for v in agg.values() if not math.isnan(v[metric])]
+    return float(np.median(vals)) if vals else math.nan
+
+
+def collect(sweep_dir: str, metric: str = "SDR", plot: bool = True) -> dict:
+    """Table (sorted by median ``metric`` over targets), best job per target, boxplots."""
+    jobs = load_sweep(sweep_dir)
+    ranked = sorted(jobs, key=lambda k: -_median_over_targets(jobs[k]["sigsep"], metric))
+    table = {k: jobs[k]["sigsep"] for k in ranked}
+    targets = list(next(iter(table.values())))
+    best = {t: max(ranked, key=lambda k: table[k].get(t, {}).get(metric, -math.inf)) for t in targets}
+    result = {
+        "metric": metric,
+        "ranking": [{"job": k, "median_over_targets": _median_over_targets(table[k], metric),
+                     **{t: table[k][t][metric] for t in table[k]}} for k in ranked],
+        "best_overall": ranked[0],
+        "best_per_target": {t: {"job": k, metric: table[k][t][metric]} for t, k in best.items()},
+    }
+    md = [f"# {len(jobs)} jobs from {sweep_dir}: median {metric} (dB) per target", "",
+          format_table({k: {**table[k], "median": {metric: _median_over_targets(table[k], metric)}} for k in ranked}, metric),
+          "", "best per target: " + "; ".join(f"{t}: {k} ({table[k][t][metric]:.2f})" for t, k in best.items())]
+    with open(os.path.join(sweep_dir, "collected.md"), "w") as fh:
+        fh.write("\n".join(md) + "\n")
+    with open(os.path.join(sweep_dir, "collected.json"), "w") as fh:
+        json.dump(result, fh, indent=2, allow_nan=True)
+    if plot and metric == "SDR":
+        from sliceq22.eval.plots import plot_score_boxes
+
+        per_track = {k: {t: [tr[t] for tr in jobs[k]["per_track"].values() if t in tr] for t in targets} for k in ranked}
+        plot_score_boxes(per_track, metric, path=os.path.join(sweep_dir, f"boxplot_{metric}.png"))
+    result["markdown"] = "\n".join(md)
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m sliceq22.eval.collect", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sweep_dir")
+    p.add_argument("--metric", default="SDR", choices=("SDR", "SIR", "ISR", "SAR"))
+    a = p.parse_args(argv)
+    res = collect(a.sweep_dir, a.metric)
+    print(res["markdown"])
+    return res
+
+
+if __name__ == "__main__":
+    main()

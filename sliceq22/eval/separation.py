@@ -1,0 +1,237 @@
+"""Evaluate separations the SigSep way: any separator over a MUSDB-layout subset, or a folder of
+estimates written by any tool.
+
+    python evaluate.py separator=oracle separator.method=mpi transform=slicqt_bark   # a method
+    python -m sliceq22.eval --root ROOT --estimates DIR --out OUT                   # a folder
+
+Both write ``<out>/<subset>/<track>.json`` in museval's format (one per track; an existing file
+is kept and reused, so an interrupted run resumes), then ``<out>/summary.json`` (SigSep
+median-of-medians, MDX mean SDR, per-track medians) and ``<out>/summary.md``.
+
+Targets whose reference is digitally silent on a track cannot be scored by BSS Eval (museval
+raises); they are left out of that track's scores and named in the log and the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import Tensor
+
+from sliceq22.data.musdb import SOURCES, Track, find_tracks, read_stem
+from sliceq22.eval.scores import METRICS, TrackScores, aggregate, aggregate_mdx, evaluate_track, format_table
+from sliceq22.separator import Separator
+
+log = logging.getLogger(__name__)
+
+
+def load_references(track: Track, targets: Sequence[str], seconds: float | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """Mixture and target images of a track as float32 ``(2, samples)``; ``accompaniment`` is the
+    sum of the non-vocal sources. ``seconds`` takes a centred excerpt (None: the whole track)."""
+    start, frames = 0, None
+    if seconds is not None:
+        frames = min(track.frames, int(round(seconds * track.sample_rate)))
+        start = (track.frames - frames) // 2
+    stems = {s: torch.from_numpy(read_stem(track, s, start, frames)) for s in SOURCES}
+    mix = torch.from_numpy(read_stem(track, "mixture", start, frames))
+    refs = {}
+    for t in targets:
+        if t == "accompaniment":
+            refs[t] = sum(stems[s] for s in SOURCES if s != "vocals")
+        elif t in stems:
+            refs[t] = stems[t]
+        else:
+            raise ValueError(f"unknown target {t!r}; MUSDB targets are {', '.join(SOURCES)} and accompaniment")
+    return mix, refs
+
+
+def _audible(refs: Mapping[str, Tensor], track: str) -> list[str]:
+    keep = [t for t, r in refs.items() if bool((r.sum(0) != 0).any())]
+    for t in refs:
+        if t not in keep:
+            log.warning("%s: reference %s is silent; it is left out of this track's scores", track, t)
+    return keep
+
+
+def _json_path(out_dir: str, track: Track) -> str:
+    return os.path.join(out_dir, track.subset, f"{track.name}.json")
+
+
+def summarise(out_dir: str, tracks: Sequence[TrackScores], method: str, extra: dict | None = None) -> dict:
+    """Aggregate track scores, write ``summary.json`` / ``summary.md`` in ``out_dir``, return it."""
+    agg = aggregate(tracks)
+    summary = {
+        "method": method,
+        "tracks": len(tracks),
+        "sigsep": agg,  # median over windows, then over tracks
+        "mdx": aggregate_mdx(tracks),
+        "per_track": {t.track_name: {name: m["SDR"] for name, m in t.medians().items()} for t in tracks},
+        **(extra or {}),
+    }
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2, allow_nan=True)
+    lines = [f"# {method}: {len(tracks)} tracks", "", "SigSep (median over windows, then over tracks), dB:", "",
+             "| metric | " + " | ".join(agg) + " |", "|---" * (len(agg) + 1) + "|"]
+    lines += [f"| {m} | " + " | ".join(f"{agg[t][m]:.2f}" for t in agg) + " |" for m in METRICS]
+    if summary["mdx"]:
+        lines += ["", "MDX SDR (whole track, mean over tracks), dB: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in summary["mdx"].items())]
+    with open(os.path.join(out_dir, "summary.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return summary
+
+
+def evaluate_separator(
+    separator: Separator,
+    root: str,
+    out_dir: str,
+    subset: str = "test",
+    seconds: float | None = None,
+    device: str = "cpu",
+    save_estimates: bool = False,
+    overwrite: bool = False,
+    name: str | None = None,
+    max_tracks: int | None = None,
+) -> dict:
+    """Separate every track of ``subset`` with ``separator`` and score it with BSS Eval v4.
+
+    Args:
+        separator: anything following :class:`sliceq22.separator.Separator`.
+        root: MUSDB18-HQ-layout folder (real or the embedded render).
+        out_dir: where the JSON scores (and, with ``save_estimates``, the estimates as
+            ``<out>/estimates/<subset>/<track>/<target>.wav``) go.
+        seconds: evaluate a centred excerpt of this length (None: whole tracks).
+        overwrite: recompute tracks whose JSON exists (default: reuse them).
+    Returns:
+        The summary (see :func:`summarise`).
+    """
+    tracks = find_tracks(root, subset, int(separator.sample_rate))[:max_tracks]
+    if hasattr(separator, "to"):
+        separator = separator.to(device)
+    method = name or type(separator).__name__
+    scores = []
+    for track in tracks:
+        path = _json_path(out_dir, track)
+        if os.path.exists(path) and not overwrite:
+            scores.append(TrackScores.load(path))
+            continue
+        mix, refs = load_references(track, separator.targets, seconds)
+        keep = _audible(refs, track.name)
+        refs_dev = {t: r.to(device) for t, r in refs.items()}
+        with torch.no_grad():
+            est = separator.separate(mix.to(device), references=refs_dev if separator.needs_references else None)
+        bad = [t for t in separator.targets if t not in est or est[t].shape != mix.shape]
+        if bad:
+            raise ValueError(f"{method} returned no estimate shaped like the mixture {tuple(mix.shape)} for {bad}")
+        track_scores = evaluate_track({t: refs[t] for t in keep}, {t: est[t] for t in keep}, track.sample_rate,
+                                      track.name, device=device)
+        track_scores.save(path, overwrite=overwrite)
+        if save_estimates:
+            from sliceq22.data.audio import save_audio
+
+            for t, y in est.items():
+                save_audio(os.path.join(out_dir, "estimates", track.subset, track.name, f"{t}.wav"), y.cpu(),
+                           track.sample_rate, overwrite=overwrite)
+        log.info("%s\n%s", track.name, track_scores)
+        scores.append(track_scores)
+    summary = summarise(out_dir, scores, method, {"seconds": seconds, "subset": subset})
+    log.info("%s on %d %s tracks:\n%s", method, len(scores), subset, format_table({method: summary["sigsep"]}))
+    return summary
+
+
+def _read_estimate(path: str, track: Track) -> Tensor:
+    info = sf.info(path)
+    if info.frames == 0:
+        raise ValueError(f"{path} holds no audio")
+    if info.samplerate != track.sample_rate:
+        raise ValueError(f"{path} is sampled at {info.samplerate} Hz, the references at {track.sample_rate} Hz")
+    data, _ = sf.read(path, dtype="float64", always_2d=True)
+    if data.shape[1] == 1:
+        data = np.repeat(data, 2, axis=1)
+    if data.shape[1] != 2 or not np.isfinite(data).all():
+        raise ValueError(f"{path}: expected finite mono or stereo audio, got {data.shape[1]} channels or NaN/inf")
+    return torch.from_numpy(data.T.copy())
+
+
+def evaluate_estimates(
+    root: str,
+    estimates_dir: str,
+    out_dir: str,
+    subset: str = "test",
+    targets: Sequence[str] = SOURCES,
+    device: str = "cpu",
+    overwrite: bool = False,
+) -> dict:
+    """Score a folder of estimates against a MUSDB-layout root, as ``museval.eval_mus_dir``.
+
+    Estimates are read from ``<estimates>/<subset>/<track>/<target>.wav`` (museval's layout) or
+    ``<estimates>/<track>/<target>.wav`` (``infer.py``'s); tracks without estimates are skipped,
+    targets without a file are left out; a wrong sample rate or a broken file is an error.
+    """
+    tracks = find_tracks(root, subset)
+    scores = []
+    for track in tracks:
+        folder = next((d for d in (os.path.join(estimates_dir, track.subset, track.name), os.path.join(estimates_dir, track.name))
+                       if os.path.isdir(d)), None)
+        if folder is None:
+            continue
+        path = _json_path(out_dir, track)
+        if os.path.exists(path) and not overwrite:
+            scores.append(TrackScores.load(path))
+            continue
+        present = [t for t in targets if os.path.isfile(os.path.join(folder, f"{t}.wav"))]
+        _, refs = load_references(track, present)
+        keep = _audible(refs, track.name)
+        est = {t: _read_estimate(os.path.join(folder, f"{t}.wav"), track) for t in keep}
+        track_scores = evaluate_track(refs, est, track.sample_rate, track.name, device=device)
+        track_scores.save(path, overwrite=overwrite)
+        scores.append(track_scores)
+    if not scores:
+        raise ValueError(f"no estimates for any {subset} track of {root} under {estimates_dir} "
+                         f"(expected {estimates_dir}/{subset}/<track>/<target>.wav)")
+    return summarise(out_dir, scores, os.path.basename(os.path.normpath(estimates_dir)), {"subset": subset})
+
+
+def median_sdr(summary: Mapping) -> float:
+    """Median SDR over targets of a summary's SigSep scores (the parameter search's objective)."""
+    vals = [v["SDR"] for v in summary["sigsep"].values() if not math.isnan(v["SDR"])]
+    return float(np.median(vals)) if vals else math.nan
+
+
+def run(
+    separator,
+    data,
+    out_dir: str,
+    subset: str = "test",
+    seconds: float | None = None,
+    device: str = "cpu",
+    name: str | None = None,
+    save_estimates: bool = False,
+    overwrite: bool = False,
+    max_tracks: int | None = None,
+) -> float:
+    """The job behind ``evaluate.py``: render the data if it is the embedded set, build the
+    separator from its config, evaluate, and return the median SDR over targets (the value a
+    Hydra sweeper such as Optuna maximises).
+
+    Args:
+        separator: config of a :class:`~sliceq22.separator.Separator` (``conf/separator/``).
+        data: the data config (``conf/data/``): its ``root``, and ``render`` for the embedded set.
+    """
+    from hydra.utils import instantiate
+
+    if data.get("render"):
+        from sliceq22.data.render import render_dataset
+
+        render_dataset(data.root, sample_rate=int(data.sample_rate), progress=False, **data.render)
+    sep = instantiate(separator)
+    summary = evaluate_separator(sep, data.root, out_dir, subset, seconds, device, save_estimates, overwrite, name, max_tracks)
+    return median_sdr(summary)
