@@ -42,3 +42,15 @@ def test_unknown_config_key_is_rejected():
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         with pytest.raises(Exception, match="no_such_key"):
             compose("train", overrides=["transform.no_such_key=1"])
+
+
+@pytest.mark.parametrize(("separator", "search"), [(s, None) for s in _names("separator")] + [("oracle", s) for s in _names("search")])
+def test_evaluate_configs_compose_and_build(separator, search):
+    overrides = [f"separator={separator}", "sample_rate=22050"] + ([f"search={search}"] if search else [])
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("evaluate", overrides=overrides, return_hydra_config=True)
+    assert cfg.job._target_ == "sliceq22.eval.separation.run"
+    sep = instantiate(cfg.separator)
+    assert sep.targets and sep.sample_rate == 22050
+    if search:
+        assert cfg.hydra.sweeper.params  # a multirun grid is defined

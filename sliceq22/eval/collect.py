@@ -23,20 +23,29 @@ from sliceq22.eval.scores import format_table
 
 
 def load_sweep(sweep_dir: str) -> dict[str, dict]:
-    """``{label: summary}`` for every finished job of a multirun (label: its overrides)."""
-    jobs = {}
+    """``{label: summary}`` for every finished job of a multirun.
+
+    A job's label is its overrides that vary across the sweep (``key=value`` joined by spaces),
+    so fixed settings given on the command line do not clutter the table.
+    """
+    found = []
     for path in sorted(glob.glob(os.path.join(sweep_dir, "*", "summary.json"))):
         job = os.path.dirname(path)
-        label = os.path.basename(job)
+        overrides: list[str] = []
         ov = os.path.join(job, ".hydra", "overrides.yaml")
         if os.path.isfile(ov):
             with open(ov) as fh:
                 overrides = yaml.safe_load(fh) or []
-            label = " ".join(o for o in overrides if not o.startswith("search=")) or label
         with open(path) as fh:
-            jobs[label] = json.load(fh)
-    if not jobs:
+            found.append((os.path.basename(job), dict(o.split("=", 1) for o in overrides if "=" in o), json.load(fh)))
+    if not found:
         raise ValueError(f"no finished jobs (*/summary.json) under {sweep_dir}")
+    keys = list(dict.fromkeys(k for _, ov, _ in found for k in ov))
+    varying = [k for k in keys if len({ov.get(k) for _, ov, _ in found}) > 1] or keys
+    jobs = {}
+    for name, ov, summary in found:
+        label = " ".join(f"{k}={ov[k]}" for k in varying if k in ov) or name
+        jobs[label if label not in jobs else f"{label} ({name})"] = summary
     return jobs
 
 

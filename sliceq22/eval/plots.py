@@ -147,8 +147,11 @@ def plot_score_boxes(per_track: dict, metric: str = "SDR", title: str = "", path
     fig, axes = plt.subplots(1, len(targets), figsize=(3.2 * len(targets) + 1.5, 0.45 * len(methods) + 1.6), sharey=True, squeeze=False)
     for ax, target in zip(axes[0], targets):
         data = [[v for v in per_track[m].get(target, []) if np.isfinite(v)] for m in methods]
-        ax.boxplot(data, vert=False, widths=0.6, showfliers=True, medianprops={"color": "k"},
-                   flierprops={"markersize": 3})
+        style = {"widths": 0.6, "medianprops": {"color": "k"}, "flierprops": {"markersize": 3}}
+        try:
+            ax.boxplot(data, orientation="horizontal", **style)
+        except TypeError:  # matplotlib < 3.10
+            ax.boxplot(data, vert=False, **style)
         ax.set_title(target)
         ax.set_xlabel(f"{metric} (dB)")
         ax.grid(axis="x", alpha=0.3)
