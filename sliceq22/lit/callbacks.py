@@ -51,3 +51,48 @@ class DeOverlapExamples(L.Callback):
         gap = torch.ones(rows[0].shape[0], 4)
         image = torch.cat([torch.cat((r, gap), dim=1) for r in rows], dim=1)
         writer.add_image("examples/spectrogram target | baseline | network", image[None].numpy().astype(np.float32), trainer.global_step)
+
+
+def _db_image(spec: torch.Tensor) -> torch.Tensor:
+    """``(bins, frames)`` magnitude -> [0, 1] image rows, 80 dB range, low frequencies at the bottom."""
+    db = 20 * torch.log10(spec.clamp_min(1e-8) / spec.max().clamp_min(1e-8))
+    return ((db.clamp_min(-80) + 80) / 80).flip(0).cpu()
+
+
+class DemixExamples(L.Callback):
+    """After validation: the first validation item's mixture and estimates in TensorBoard.
+
+    Audio ``examples/mixture`` and ``examples/<target>``; one image ``examples/spectrogram``
+    with the mixture and each estimate side by side (STFT log-magnitude of the left channel,
+    the same for every model so sliCQT and STFT runs compare).
+
+    Args:
+        seconds: length of the excerpt.
+        every_n_epochs: how often.
+    """
+
+    def __init__(self, seconds: float = 6.0, every_n_epochs: int = 1):
+        self.seconds, self.every_n_epochs = seconds, every_n_epochs
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+            return
+        writer = getattr(trainer.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_image"):
+            return
+        loaders = trainer.val_dataloaders
+        dataset = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset
+        mixture, _ = dataset[0]
+        sr = int(module.model.sample_rate)
+        x = mixture[:, : int(self.seconds * sr)].to(module.device)[None].float()
+        with torch.no_grad():
+            y = module(x)[0]  # (targets, ch, n)
+        window = torch.hann_window(2048, device=x.device)
+        audio = {"mixture": x[0], **{t: y[j] for j, t in enumerate(module.targets)}}
+        rows = []
+        for name, a in audio.items():
+            writer.add_audio(f"examples/{name}", a.mean(0).clamp(-1, 1).cpu(), trainer.global_step, sample_rate=sr)
+            rows.append(_db_image(torch.stft(a[0], 2048, 512, window=window, return_complex=True).abs()))
+        gap = torch.ones(rows[0].shape[0], 4)
+        image = torch.cat([torch.cat((r, gap), dim=1) for r in rows], dim=1)
+        writer.add_image("examples/spectrogram " + " | ".join(audio), image[None].numpy().astype(np.float32), trainer.global_step)

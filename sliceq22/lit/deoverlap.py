@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-import lightning as L
 import torch
 from torch import Tensor
 
+from sliceq22.lit.base import CONFIG_KEY, ConfiguredModule  # noqa: F401  (CONFIG_KEY re-exported)
 from sliceq22.models.deoverlap import DeOverlapGeometry, DeOverlapNet, analytic_deoverlap
 from sliceq22.transforms import SliCQCoefficients, SliCQT, overlap_add_adjoint
 
-CONFIG_KEY = "sliceq22_config"
 
 
 def snr_db(x: Tensor, y: Tensor) -> Tensor:
@@ -33,7 +32,7 @@ def snr_db(x: Tensor, y: Tensor) -> Tensor:
     return 10 * torch.log10(x.pow(2).sum(dims).clamp_min(1e-20) / (x - y).pow(2).sum(dims).clamp_min(1e-20))
 
 
-class DeOverlapModule(L.LightningModule):
+class DeOverlapModule(ConfiguredModule):
     """Lightning wrapper of :class:`~sliceq22.models.DeOverlapNet`.
 
     Args:
@@ -143,24 +142,5 @@ class DeOverlapModule(L.LightningModule):
     def test_step(self, batch, batch_idx):
         self._step(batch, "test")
 
-    def configure_optimizers(self):
-        opt = self.optimizer_factory(self.net.parameters())
-        if self.scheduler_factory is None:
-            return opt
-        return {"optimizer": opt, "lr_scheduler": self.scheduler_factory(opt)}
-
-    # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if self.checkpoint_config is not None:
-            checkpoint[CONFIG_KEY] = self.checkpoint_config
-        # the data sampling state, so that a resumed run continues as an uninterrupted one would
-        checkpoint["sliceq22_rng"] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            checkpoint["sliceq22_rng"]["cuda"] = torch.cuda.get_rng_state_all()
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        rng = checkpoint.get("sliceq22_rng")
-        if rng:
-            torch.set_rng_state(rng["torch"])
-            if "cuda" in rng and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(rng["cuda"])
+    def trainable_parameters(self):
+        return self.net.parameters()

@@ -1,0 +1,48 @@
+"""What every sliceq22 LightningModule shares: self-describing checkpoints, resumable sampling
+state, and optimisers built from config factories."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+CONFIG_KEY = "sliceq22_config"
+
+
+class ConfiguredModule(L.LightningModule):
+    """Base of the experiment modules.
+
+    Subclasses set ``optimizer_factory`` (``params -> Optimizer``), ``scheduler_factory``
+    (``optimizer -> scheduler`` or ``None``) and ``checkpoint_config`` (the resolved config,
+    set by :func:`sliceq22.lit.run.fit`), and may override :meth:`trainable_parameters`.
+    Checkpoints then carry the config under ``sliceq22_config`` (``infer.py`` rebuilds the
+    module from it and loads weights with ``weights_only=True``) and the torch RNG state, so a
+    resumed run draws the same excerpts an uninterrupted one would.
+    """
+
+    optimizer_factory = None
+    scheduler_factory = None
+    checkpoint_config: dict | None = None
+
+    def trainable_parameters(self):
+        return self.parameters()
+
+    def configure_optimizers(self):
+        opt = self.optimizer_factory(self.trainable_parameters())
+        if self.scheduler_factory is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": self.scheduler_factory(opt)}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.checkpoint_config is not None:
+            checkpoint[CONFIG_KEY] = self.checkpoint_config
+        checkpoint["sliceq22_rng"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["sliceq22_rng"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        rng = checkpoint.get("sliceq22_rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])

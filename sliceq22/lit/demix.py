@@ -1,0 +1,110 @@
+"""Training the demixer: combination loss in the transform domain plus a time-domain SDR term.
+
+Batches are ``(mixture (B, ch, n), targets (B, J, ch, n))`` from the data module. Losses:
+
+* ``tf``: mean squared error of magnitudes, ``| sum_{j in S} est_j | - | sum_{j in S} true_j |``
+  over every target subset ``S`` of size one and (with ``combination``) two: X-UMX's
+  multi-domain combination loss, in the model's own transform domain (each ragged block, or
+  the STFT), normalised by the mixture's mean power;
+* ``sdr``: the MDX SDR of every target's waveform (``10 log10(|s|^2 / |s - y|^2)``, with a tiny
+  ``delta``), entering the loss negated and weighted.
+
+Logged: ``train/loss``, ``train/tf``, ``train/sdr``, ``val/loss``, ``val/sdr`` (mean over
+targets) and ``val/sdr/<target>``; ``val/sdr_mixture`` is the same SDR of the mixture used as
+every estimate (the floor).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from sliceq22.lit.base import ConfiguredModule
+from sliceq22.models.demix import SliCQDemixer
+
+
+def sdr(reference: Tensor, estimate: Tensor, delta: float = 1e-7) -> Tensor:
+    """MDX SDR in dB over the last two dims (channels, samples): ``(..., ch, n) -> (...)``."""
+    num = reference.square().sum((-1, -2)) + delta
+    den = (reference - estimate).square().sum((-1, -2)) + delta
+    return 10 * torch.log10(num / den)
+
+
+class DemixModule(ConfiguredModule):
+    """Lightning wrapper of :class:`~sliceq22.models.demix.SliCQDemixer`.
+
+    Args:
+        model: the demixer (its transform is built once and moves with the module).
+        optimizer: ``params -> Optimizer``; scheduler: ``optimizer -> scheduler`` or ``None``.
+        tf_weight, sdr_weight: weights of the transform-domain loss and of the negated SDR.
+        combination: add the pairwise target combinations to the transform-domain loss.
+        checkpoint_config: resolved config stored in checkpoints (set by ``sliceq22.lit.run``).
+    """
+
+    def __init__(
+        self,
+        model: SliCQDemixer,
+        optimizer: Callable,
+        scheduler: Callable | None = None,
+        tf_weight: float = 1.0,
+        sdr_weight: float = 0.05,
+        combination: bool = True,
+        checkpoint_config: dict | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.tf_weight, self.sdr_weight, self.combination = float(tf_weight), float(sdr_weight), bool(combination)
+        self.checkpoint_config = checkpoint_config
+        J = len(model.targets)
+        sizes = (1, 2) if combination and J > 2 else (1,)
+        subsets = [s for k in sizes for s in itertools.combinations(range(J), k)]
+        matrix = torch.zeros(len(subsets), J)
+        for i, s in enumerate(subsets):
+            matrix[i, list(s)] = 1.0
+        self.register_buffer("subset_matrix", matrix, persistent=False)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.model.targets
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+    def _tf_loss(self, est: list[Tensor], true: list[Tensor], mix_blocks: list[Tensor]) -> Tensor:
+        """Combination MSE of magnitudes over all blocks at once (one flattened tensor)."""
+        E = torch.cat([e.flatten(3) for e in est], dim=-1)  # (B, J, ch, N) complex
+        T = torch.cat([t.flatten(3) for t in true], dim=-1)
+        X = torch.cat([b.flatten(2) for b in mix_blocks], dim=-1)  # (B, ch, N)
+        A = self.subset_matrix.to(E.dtype)  # (subsets, J)
+        diff = torch.einsum("sj,bjcn->bscn", A, E).abs() - torch.einsum("sj,bjcn->bscn", A, T).abs()
+        return diff.square().mean() / X.abs().square().mean().clamp_min(1e-12)
+
+    def _step(self, batch, stage: str) -> Tensor:
+        mixture, targets = batch
+        mixture, targets = mixture.float(), targets.float()
+        y, est, mix_blocks = self.model(mixture, return_spec=True)
+        C = self.model.transform(targets)
+        true = list(C.blocks) if self.model.sliced else [C]
+        tf = self._tf_loss(est, true, mix_blocks)
+        scores = sdr(targets, y)  # (B, J)
+        loss = self.tf_weight * tf - self.sdr_weight * scores.mean()
+        log = {f"{stage}/loss": loss, f"{stage}/tf": tf, f"{stage}/sdr": scores.mean()}
+        if stage != "train":
+            for j, t in enumerate(self.targets):
+                log[f"{stage}/sdr/{t}"] = scores[:, j].mean()
+            log[f"{stage}/sdr_mixture"] = sdr(targets, mixture[:, None].expand_as(targets)).mean()
+        self.log_dict(log, prog_bar=stage != "train", batch_size=mixture.shape[0], sync_dist=stage != "train")
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
