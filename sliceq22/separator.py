@@ -79,3 +79,74 @@ class MixtureAsEstimate(nn.Module):
     def separate(self, mix: Tensor, references: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
         mix = check_mix(mix)
         return {t: mix * self.scale for t in self.targets}
+
+
+def resample(audio: Tensor, orig: float, new: float) -> Tensor:
+    """Band-limited polyphase resampling (scipy's ``resample_poly``, Kaiser window) of
+    ``(..., samples)``; the identity when the rates agree."""
+    if orig == new:
+        return audio
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(int(round(new)), int(round(orig))).limit_denominator(1000)
+    y = resample_poly(audio.detach().cpu().double().numpy(), ratio.numerator, ratio.denominator, axis=-1)
+    return torch.from_numpy(y.copy()).to(audio.device, audio.dtype)
+
+
+def separate(
+    audio: Tensor,
+    sample_rate: float,
+    model: Separator,
+    chunk_seconds: float = 30.0,
+    overlap_seconds: float = 2.0,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> dict[str, Tensor]:
+    """Separate audio of any length, channel count and sample rate with ``model``.
+
+    Mono input is duplicated to the model's channels and the estimates folded back to mono;
+    another sample rate is resampled to the model's and back; long input goes through
+    :func:`sliceq22.apply.apply_chunked` (bounded memory, cross-faded chunks).
+
+    Args:
+        audio: ``(channels, samples)`` or ``(samples,)`` real samples.
+        sample_rate: the audio's rate in Hz.
+        model: a separator (e.g. ``sliceq22.lit.infer.load_separator(ckpt)``).
+        device: where the model runs (default: where its parameters are).
+
+    Returns:
+        ``{target: (channels, samples)}`` at the input's rate, channel count and length.
+    """
+    from sliceq22.apply import apply_chunked
+
+    audio = torch.as_tensor(audio)
+    if audio.dim() == 1:
+        audio = audio[None]
+    check_mix(audio)
+    if getattr(model, "needs_references", False):
+        raise ValueError("separate() runs real separators; an oracle needs the true targets (use its separate method)")
+    channels_in, n = audio.shape
+    want = getattr(model, "channels", channels_in)
+    if channels_in not in (1, want):
+        raise ValueError(f"the model separates {want}-channel audio; got {channels_in} channels")
+    x = audio.expand(want, -1) if channels_in == 1 else audio
+    x = resample(x.float(), sample_rate, model.sample_rate)
+    if device is None:
+        params = list(model.parameters()) if isinstance(model, nn.Module) else []
+        device = params[0].device if params else torch.device("cpu")
+
+    def run(chunk: Tensor) -> Tensor:
+        with torch.no_grad():
+            est = model.separate(chunk.to(device))
+        return torch.stack([est[t] for t in model.targets], dim=1).cpu()  # (1, J, ch, n)
+
+    y = apply_chunked(run, x.cpu(), model.sample_rate, chunk_seconds, overlap_seconds, progress)  # (J, ch, n')
+    y = resample(y, model.sample_rate, sample_rate)
+    if y.shape[-1] < n:
+        y = torch.nn.functional.pad(y, (0, n - y.shape[-1]))
+    y = y[..., :n]
+    if channels_in == 1:
+        y = y.mean(-2, keepdim=True)
+    return {t: y[j].to(audio.dtype) for j, t in enumerate(model.targets)}

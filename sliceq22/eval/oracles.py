@@ -48,7 +48,9 @@ def _time_dims(transform: nn.Module) -> int:
 
 def _mwf(X: Tensor, S: list[Tensor], time_dims: int, eps: float) -> list[Tensor]:
     """Multichannel Wiener filter of one block. ``X``, ``S[j]``: ``(..., ch, bins, *time)``."""
-    shape = X.shape
+    shape, dtype = X.shape, X.dtype
+    X = X.to(torch.complex128)  # a rank-one Cxx plus a relative loading is singular in float32
+    S = [s.to(torch.complex128) for s in S]
     X = X.flatten(-time_dims) if time_dims > 1 else X  # (..., ch, F, T)
     S = [s.flatten(-time_dims) if time_dims > 1 else s for s in S]
     ch = X.shape[-3]
@@ -61,13 +63,13 @@ def _mwf(X: Tensor, S: list[Tensor], time_dims: int, eps: float) -> list[Tensor]
         vs.append(v)
         Rs.append(R)
     Cxx = sum(v[..., None, None] * R[..., None, :, :] for v, R in zip(vs, Rs))  # (..., F, T, ch, ch)
-    load = eps + 1e-9 * Cxx.diagonal(dim1=-2, dim2=-1).real.mean(-1)[..., None, None]
+    load = eps + 1e-10 * Cxx.diagonal(dim1=-2, dim2=-1).real.mean(-1)[..., None, None]
     eye = torch.eye(ch, dtype=Cxx.dtype, device=Cxx.device)
     y = torch.linalg.solve(Cxx + load * eye, xs[..., None])  # (..., F, T, ch, 1)
     out = []
     for v, R in zip(vs, Rs):
         Yj = (v[..., None, None] * (R[..., None, :, :] @ y))[..., 0]  # (..., F, T, ch)
-        out.append(Yj.movedim(-1, -3).reshape(shape))
+        out.append(Yj.movedim(-1, -3).reshape(shape).to(dtype))
     return out
 
 

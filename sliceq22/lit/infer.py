@@ -1,6 +1,9 @@
-"""Checkpoint inference for the de-overlap: a wav through sliCQT -> overlap-add -> network -> inverse.
+"""Checkpoint inference: separation with a demixing checkpoint, reconstruction with a de-overlap one.
 
-``python infer.py ckpt=outputs/.../checkpoints/last.ckpt input=song.wav output=song.deoverlap.wav``
+``python infer.py ckpt=outputs/demix/.../last.ckpt input=song.wav [output=separated]``
+writes ``separated/song/{drums,bass,other,vocals}.wav`` (a folder of files works too);
+``python infer.py ckpt=outputs/deoverlap/.../last.ckpt input=song.wav output=song.deoverlap.wav``
+reconstructs through sliCQT -> overlap-add -> network -> inverse.
 
 The checkpoint is loaded with ``torch.load(weights_only=True)``; the model is rebuilt from the
 resolved config stored in it, so no training config is needed. The reconstruction uses the
@@ -25,14 +28,10 @@ log = logging.getLogger(__name__)
 
 def load_deoverlap(ckpt: str, device: str = "cpu") -> DeOverlapModule:
     """Rebuild a trained :class:`DeOverlapModule` from a checkpoint (weights only, no pickles)."""
-    if not os.path.isfile(ckpt):
-        raise ValueError(f"checkpoint not found: {ckpt}")
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    if CONFIG_KEY not in state:
-        raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=deoverlap`?")
-    module = instantiate(state[CONFIG_KEY]["model"])
-    module.load_state_dict(state["state_dict"])
-    return module.to(device).eval()
+    module = _load_module(ckpt, device)
+    if not isinstance(module, DeOverlapModule):
+        raise ValueError(f"{ckpt} holds a {type(module).__name__}, not a de-overlap model")
+    return module
 
 
 def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu") -> dict:
@@ -53,3 +52,117 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
     log.info("%s -> %s: SNR %.2f dB (re-blur baseline %.2f dB)", input, output, result["snr_db"], result["baseline_snr_db"])
     print(f"SNR {result['snr_db']:.2f} dB (re-blur baseline {result['baseline_snr_db']:.2f} dB) -> {output}")
     return result
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+def _load_module(ckpt: str, device: str = "cpu"):
+    if not os.path.isfile(ckpt):
+        raise ValueError(f"checkpoint not found: {ckpt}")
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if CONFIG_KEY not in state:
+        raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=...`?")
+    module = instantiate(state[CONFIG_KEY]["model"])
+    module.load_state_dict(state["state_dict"])
+    return module.to(device).eval()
+
+
+def load_separator(ckpt: str, device: str = "cpu"):
+    """The separator inside a demixing checkpoint (weights only, rebuilt from its config; a
+    checkpoint written on a GPU loads on the CPU)."""
+    from sliceq22.lit.demix import DemixModule
+
+    module = _load_module(ckpt, device)
+    if not isinstance(module, DemixModule):
+        raise ValueError(f"{ckpt} holds a {type(module).__name__}, not a demixing model (experiment=demix)")
+    return module.model
+
+
+def _inputs(input: str) -> list[str]:
+    if os.path.isdir(input):
+        files = sorted(os.path.join(input, f) for f in os.listdir(input) if f.lower().endswith(AUDIO_EXTENSIONS))
+        if not files:
+            raise ValueError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {input}")
+        return files
+    if not os.path.isfile(input):
+        raise ValueError(f"input not found: {input}")
+    return [input]
+
+
+def _read_any(path: str) -> tuple[torch.Tensor, int]:
+    """Any soundfile-readable file as float64 ``(channels, samples)`` with its rate."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except Exception as exc:  # soundfile raises its own error types for corrupt files
+        raise ValueError(f"cannot read {path} as audio: {exc}") from exc
+    if data.size == 0 or info.frames == 0:
+        raise ValueError(f"{path} holds no audio samples")
+    if not torch.isfinite(torch.from_numpy(data)).all():
+        raise ValueError(f"{path} contains NaN or infinite samples")
+    return torch.from_numpy(data.T.copy()), rate
+
+
+def separate_files(
+    ckpt: str,
+    input: str,
+    output: str | None = None,
+    overwrite: bool = False,
+    device: str = "cpu",
+    chunk_seconds: float = 30.0,
+    progress: bool = True,
+) -> list[str]:
+    """Separate a file or a folder of files into ``<output>/<song>/<target>.wav``.
+
+    Every input is checked and every output path is checked for existence before any work;
+    stems are written to temporary names and renamed once all of a song's stems exist, so an
+    error never leaves partial outputs. Mono files give mono stems, other rates are resampled
+    and restored.
+    """
+    from sliceq22.separator import separate
+
+    model = load_separator(ckpt, device)
+    files = _inputs(input)
+    output = output or "separated"
+    plans = []
+    for f in files:
+        song = os.path.splitext(os.path.basename(f))[0]
+        paths = {t: os.path.join(output, song, f"{t}.wav") for t in model.targets}
+        existing = [p for p in paths.values() if os.path.exists(p)]
+        if existing and not overwrite:
+            raise ValueError(f"{existing[0]} exists: refusing to overwrite (pass overwrite=true or choose another output)")
+        plans.append((f, paths))
+    written = []
+    for f, paths in plans:
+        audio, rate = _read_any(f)
+        stems = separate(audio, rate, model, chunk_seconds=chunk_seconds, device=device, progress=progress)
+        tmp = {t: p + ".partial.wav" for t, p in paths.items()}
+        try:
+            for t, p in tmp.items():
+                save_audio(p, stems[t], rate, overwrite=True)
+            for t, p in paths.items():
+                os.replace(tmp[t], p)
+        finally:
+            for p in tmp.values():
+                if os.path.exists(p):
+                    os.remove(p)
+        log.info("%s -> %s", f, os.path.dirname(next(iter(paths.values()))))
+        written += list(paths.values())
+    print(f"wrote {len(written)} stems for {len(plans)} file(s) under {output}")
+    return written
+
+
+def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu", chunk_seconds: float = 30.0):
+    """``infer.py``'s job: separate with a demixing checkpoint, or reconstruct with a de-overlap one."""
+    from sliceq22.lit.demix import DemixModule
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True) if os.path.isfile(ckpt) else None
+    if state is None:
+        raise ValueError(f"checkpoint not found: {ckpt}")
+    target = state.get(CONFIG_KEY, {}).get("model", {}).get("_target_", "")
+    if target.endswith(DemixModule.__name__):
+        return separate_files(ckpt, input, output, overwrite, device, chunk_seconds)
+    return deoverlap_file(ckpt, input, output, overwrite, device)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,10 +29,11 @@ TINY = [
 ]
 
 
-def _run(run_dir, *overrides):
-    cmd = [sys.executable, os.path.join(ROOT, "train.py"), f"hydra.run.dir={run_dir}", *overrides]
+def _run(run_dir, *overrides, script="train.py", ok=True):
+    cmd = [sys.executable, os.path.join(ROOT, script), f"hydra.run.dir={run_dir}", *overrides]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
-    assert out.returncode == 0, out.stderr[-4000:]
+    if ok:
+        assert out.returncode == 0, out.stderr[-4000:]
     return out
 
 
@@ -42,8 +46,15 @@ def test_fast_dev_run_stft_control(tmp_path, data_root):
     _run(tmp_path, *TINY, "transform=stft_2048", f"data.root={data_root}", "trainer.fast_dev_run=true")
 
 
-def test_one_epoch_writes_a_self_describing_checkpoint(tmp_path, data_root):
-    _run(tmp_path, *TINY, f"data.root={data_root}", "trainer.max_epochs=1")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_root):
+    run = tmp_path_factory.mktemp("run")
+    _run(run, *TINY, f"data.root={data_root}", "trainer.max_epochs=1")
+    return run
+
+
+def test_one_epoch_writes_a_self_describing_checkpoint(trained):
+    tmp_path = trained
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["sliceq22_config"]["model"]["model"]["transform"]["scale"] == "log"
@@ -56,3 +67,34 @@ def test_one_epoch_writes_a_self_describing_checkpoint(tmp_path, data_root):
     tags = acc.Tags()
     assert {"val/sdr/vocals", "val/sdr", "val/sdr_mixture"} <= set(tags["scalars"])
     assert any(t.startswith("examples/") for t in tags["audio"]) and tags["images"]
+
+
+def test_infer_writes_stems_safely(trained, tmp_path):
+    ckpt = trained / "checkpoints" / "last.ckpt"
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    sf.write(songs / "mono22k.wav", 0.1 * np.random.default_rng(0).standard_normal(22050), 22050, subtype="PCM_16")
+    sf.write(songs / "stereo.flac", 0.1 * np.random.default_rng(1).standard_normal((30000, 2)), 44100)
+    out = tmp_path / "stems"
+    _run(tmp_path / "h1", f"ckpt={ckpt}", f"input={songs}", f"output={out}", script="infer.py")
+    mono, rate = sf.read(out / "mono22k" / "vocals.wav", always_2d=True)
+    assert rate == 22050 and mono.shape == (22050, 1)
+    stereo = {t: sf.read(out / "stereo" / f"{t}.wav", always_2d=True)[0] for t in ("drums", "bass", "other", "vocals")}
+    assert all(v.shape == (30000, 2) for v in stereo.values())
+    before = (out / "stereo" / "bass.wav").stat().st_mtime_ns
+    again = _run(tmp_path / "h2", f"ckpt={ckpt}", f"input={songs}", f"output={out}", script="infer.py", ok=False)
+    assert again.returncode != 0 and "refusing to overwrite" in again.stderr
+    assert (out / "stereo" / "bass.wav").stat().st_mtime_ns == before
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEnot really audio")
+    broken = _run(tmp_path / "h3", f"ckpt={ckpt}", f"input={bad}", f"output={tmp_path / 'none'}", script="infer.py", ok=False)
+    assert broken.returncode != 0 and "cannot read" in broken.stderr
+    assert not (tmp_path / "none").exists() or not any((tmp_path / "none").rglob("*.wav"))
+
+
+def test_checkpoint_evaluates_through_the_contract(trained, data_root, tmp_path):
+    ckpt = trained / "checkpoints" / "last.ckpt"
+    _run(tmp_path, "separator=demix", f"separator.ckpt={ckpt}", f"data.root={data_root}", "data.render=null", "seconds=2",
+         script="evaluate.py")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["sigsep"]) == {"drums", "bass", "other", "vocals"}
