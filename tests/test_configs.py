@@ -50,6 +50,9 @@ def test_evaluate_configs_compose_and_build(separator, search):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("evaluate", overrides=overrides, return_hydra_config=True)
     assert cfg.job._target_ == "sliceq22.eval.separation.run"
+    assert cfg.separator._target_.startswith("sliceq22.")
+    if separator in ("demix", "nmf"):  # built from a checkpoint / fitted on data: tested where they run
+        return
     sep = instantiate(cfg.separator)
     assert sep.targets and sep.sample_rate == 22050
     if search:
