@@ -2,6 +2,7 @@
 SiSEC-style boxplots.
 
     python -m sliceq22.eval.collect outputs/evaluate/multirun/<date> [--metric SDR]
+        [--pivot transform separator.method]     # one rows x columns table per target
 
 Reads every ``<job>/summary.json`` with its ``<job>/.hydra/overrides.yaml`` (the job's label),
 writes ``<sweep>/collected.md``, ``<sweep>/collected.json`` and ``<sweep>/boxplot_<metric>.png``,
@@ -45,7 +46,7 @@ def load_sweep(sweep_dir: str) -> dict[str, dict]:
     jobs = {}
     for name, ov, summary in found:
         label = " ".join(f"{k}={ov[k]}" for k in varying if k in ov) or name
-        jobs[label if label not in jobs else f"{label} ({name})"] = summary
+        jobs[label if label not in jobs else f"{label} ({name})"] = {**summary, "overrides": ov}
     return jobs
 
 
@@ -84,13 +85,47 @@ def collect(sweep_dir: str, metric: str = "SDR", plot: bool = True) -> dict:
     return result
 
 
+def pivot(sweep_dir: str, rows: str, cols: str, metric: str = "SDR") -> str:
+    """One markdown table per target (and for the median over targets): ``rows`` x ``cols``,
+    two overrides of the sweep (e.g. ``transform`` and ``separator.method``)."""
+    jobs = load_sweep(sweep_dir)
+    cells: dict[tuple[str, str], dict] = {}
+    for label, summary in jobs.items():
+        ov = summary["overrides"]
+        if rows not in ov or cols not in ov:
+            raise ValueError(f"job {label!r} lacks the override {rows!r} or {cols!r}")
+        cells[(ov[rows], ov[cols])] = summary["sigsep"]
+    row_keys = list(dict.fromkeys(r for r, _ in cells))
+    col_keys = list(dict.fromkeys(c for _, c in cells))
+    targets = list(next(iter(cells.values())))
+    out = []
+    for target in targets + ["median over targets"]:
+        out += [f"**{target}** (median {metric}, dB)", "", f"| {rows} | " + " | ".join(col_keys) + " |",
+                "|---" * (len(col_keys) + 1) + "|"]
+        for r in row_keys:
+            vals = []
+            for c in col_keys:
+                agg = cells.get((r, c))
+                v = (_median_over_targets(agg, metric) if target == "median over targets" else agg[target][metric]) if agg else math.nan
+                vals.append("-" if math.isnan(v) else f"{v:.2f}")
+            out.append(f"| {r} | " + " | ".join(vals) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m sliceq22.eval.collect", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep_dir")
     p.add_argument("--metric", default="SDR", choices=("SDR", "SIR", "ISR", "SAR"))
+    p.add_argument("--pivot", nargs=2, metavar=("ROWS", "COLS"), help="per-target tables, e.g. --pivot transform separator.method")
     a = p.parse_args(argv)
     res = collect(a.sweep_dir, a.metric)
     print(res["markdown"])
+    if a.pivot:
+        res["pivot"] = pivot(a.sweep_dir, *a.pivot, metric=a.metric)
+        with open(os.path.join(a.sweep_dir, "pivot.md"), "w") as fh:
+            fh.write(res["pivot"] + "\n")
+        print(res["pivot"])
     return res
 
 

@@ -75,13 +75,20 @@ class DemixModule(ConfiguredModule):
         return self.model(x)
 
     def _tf_loss(self, est: list[Tensor], true: list[Tensor], mix_blocks: list[Tensor]) -> Tensor:
-        """Combination MSE of magnitudes over all blocks at once (one flattened tensor)."""
-        E = torch.cat([e.flatten(3) for e in est], dim=-1)  # (B, J, ch, N) complex
-        T = torch.cat([t.flatten(3) for t in true], dim=-1)
-        X = torch.cat([b.flatten(2) for b in mix_blocks], dim=-1)  # (B, ch, N)
+        """Combination MSE of magnitudes over all blocks at once (one flattened tensor).
+
+        The subset sums are one real tensor contraction over the target axis of the
+        (real, imaginary) view; a complex einsum took 5 s per CPU step at batch 4.
+        """
+        E = torch.view_as_real(torch.cat([e.flatten(3) for e in est], dim=-1))  # (B, J, ch, N, 2)
+        T = torch.view_as_real(torch.cat([t.flatten(3) for t in true], dim=-1))
+        power = sum(b.abs().square().sum() for b in mix_blocks) / sum(b.numel() for b in mix_blocks)
         A = self.subset_matrix.to(E.dtype)  # (subsets, J)
-        diff = torch.einsum("sj,bjcn->bscn", A, E).abs() - torch.einsum("sj,bjcn->bscn", A, T).abs()
-        return diff.square().mean() / X.abs().square().mean().clamp_min(1e-12)
+
+        def magnitude(z: Tensor) -> Tensor:
+            return (torch.tensordot(A, z, dims=([1], [1])).square().sum(-1) + 1e-12).sqrt()  # (subsets, B, ch, N)
+
+        return (magnitude(E) - magnitude(T)).square().mean() / power.clamp_min(1e-12)
 
     def _step(self, batch, stage: str) -> Tensor:
         mixture, targets = batch

@@ -70,3 +70,5 @@ def test_evaluate_py_and_collector(embedded_root, tmp_path):
     meds = [r["median_over_targets"] for r in res["ranking"]]
     assert meds == sorted(meds, reverse=True)
     assert os.path.isfile(sweep / "collected.md") and os.path.isfile(sweep / "boxplot_SDR.png")
+    table = collect.pivot(str(sweep), "transform", "separator.method")
+    assert "| transform | irm1 | mpi |" in table and "**vocals**" in table
