@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from sliceq22.filtering import multichannel_wiener
 from sliceq22.separator import check_mix, check_references
 from sliceq22.transforms import SliCQCoefficients
 
@@ -44,33 +45,6 @@ def _rebuild(like, blocks: list[Tensor]):
 def _time_dims(transform: nn.Module) -> int:
     """Trailing time dimensions of a block: 2 for the sliCQT (slices, len), 1 for the STFT."""
     return 2 if hasattr(transform, "layout") else 1
-
-
-def _mwf(X: Tensor, S: list[Tensor], time_dims: int, eps: float) -> list[Tensor]:
-    """Multichannel Wiener filter of one block. ``X``, ``S[j]``: ``(..., ch, bins, *time)``."""
-    shape, dtype = X.shape, X.dtype
-    X = X.to(torch.complex128)  # a rank-one Cxx plus a relative loading is singular in float32
-    S = [s.to(torch.complex128) for s in S]
-    X = X.flatten(-time_dims) if time_dims > 1 else X  # (..., ch, F, T)
-    S = [s.flatten(-time_dims) if time_dims > 1 else s for s in S]
-    ch = X.shape[-3]
-    xs = X.movedim(-3, -1)  # (..., F, T, ch)
-    vs, Rs = [], []
-    for s in S:
-        sj = s.movedim(-3, -1)  # (..., F, T, ch)
-        v = sj.abs().square().mean(-1)  # (..., F, T)
-        R = torch.einsum("...ti,...tj->...ij", sj, sj.conj()) / (v.sum(-1)[..., None, None] + eps)  # (..., F, ch, ch)
-        vs.append(v)
-        Rs.append(R)
-    Cxx = sum(v[..., None, None] * R[..., None, :, :] for v, R in zip(vs, Rs))  # (..., F, T, ch, ch)
-    load = eps + 1e-10 * Cxx.diagonal(dim1=-2, dim2=-1).real.mean(-1)[..., None, None]
-    eye = torch.eye(ch, dtype=Cxx.dtype, device=Cxx.device)
-    y = torch.linalg.solve(Cxx + load * eye, xs[..., None])  # (..., F, T, ch, 1)
-    out = []
-    for v, R in zip(vs, Rs):
-        Yj = (v[..., None, None] * (R[..., None, :, :] @ y))[..., 0]  # (..., F, T, ch)
-        out.append(Yj.movedim(-1, -3).reshape(shape).to(dtype))
-    return out
 
 
 class Oracle(nn.Module):
@@ -122,7 +96,7 @@ class Oracle(nn.Module):
         for g, Xg in enumerate(X):
             Sg = [S[t][g] for t in self.targets]
             if self.method == "mwf":
-                outs = _mwf(Xg, Sg, _time_dims(self.transform), self.eps)
+                outs = multichannel_wiener(Xg, Sg, _time_dims(self.transform), self.eps)
             elif self.method == "mpi":
                 phase = torch.polar(torch.ones_like(Xg.real), Xg.angle())
                 outs = [s.abs() * phase for s in Sg]

@@ -68,14 +68,17 @@ def _load_module(ckpt: str, device: str = "cpu"):
     return module.to(device).eval()
 
 
-def load_separator(ckpt: str, device: str = "cpu"):
+def load_separator(ckpt: str, device: str = "cpu", wiener_iterations: int | None = None):
     """The separator inside a demixing checkpoint (weights only, rebuilt from its config; a
-    checkpoint written on a GPU loads on the CPU)."""
+    checkpoint written on a GPU loads on the CPU); ``wiener_iterations`` overrides the
+    post-filter's EM steps."""
     from sliceq22.lit.demix import DemixModule
 
     module = _load_module(ckpt, device)
     if not isinstance(module, DemixModule):
         raise ValueError(f"{ckpt} holds a {type(module).__name__}, not a demixing model (experiment=demix)")
+    if wiener_iterations is not None:
+        module.model.wiener_iterations = int(wiener_iterations)
     return module.model
 
 

@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from sliceq22.filtering import wiener_em
 from sliceq22.separator import check_mix
 from sliceq22.transforms import SliCQCoefficients, SliCQT, overlap_add, overlap_add_adjoint
 
@@ -100,6 +101,9 @@ class SliCQDemixer(nn.Module):
         hidden, dilations, kernel: see :class:`MaskNet`.
         mask_hop: seconds between frames of the common mask grid of the sliCQT blocks (see
             :meth:`masks`): the cost follows the audio length, not the transform's redundancy.
+        wiener_iterations: EM steps of the multichannel Wiener post-filter
+            (:func:`sliceq22.filtering.wiener_em`) on the masked estimates, per block of the
+            transform (0: masks only). Differentiable; usually raised for inference only.
 
     Shape:
         ``forward(x (B, ch, samples)) -> (B, targets, ch, samples)``;
@@ -110,10 +114,10 @@ class SliCQDemixer(nn.Module):
 
     def __init__(self, transform: nn.Module, targets: Sequence[str] = ("drums", "bass", "other", "vocals"), channels: int = 2,
                  hidden: int = 24, dilations: Sequence[int] = (1, 2, 4, 8), kernel: Sequence[int] = (3, 5),
-                 mask_hop: float = 0.0116):
+                 mask_hop: float = 0.0116, wiener_iterations: int = 0):
         super().__init__()
         self.transform, self.targets, self.channels = transform, tuple(targets), int(channels)
-        self.mask_hop = float(mask_hop)
+        self.mask_hop, self.wiener_iterations = float(mask_hop), int(wiener_iterations)
         self.sample_rate = float(transform.sample_rate)
         self.net = MaskNet(channels, len(self.targets), hidden, dilations, kernel)
         self.sliced = isinstance(transform, SliCQT)
@@ -180,6 +184,9 @@ class SliCQDemixer(nn.Module):
         masks = self.masks(C)
         blocks = list(C.blocks) if self.sliced else [C]
         est = [m * b[:, None] for m, b in zip(masks, blocks)]  # (B, targets, ch, ...)
+        if self.wiener_iterations > 0:
+            dims = 2 if self.sliced else 1
+            est = [torch.stack(wiener_em(b, e.unbind(1), self.wiener_iterations, dims), dim=1) for e, b in zip(est, blocks)]
         coeffs = SliCQCoefficients(est) if self.sliced else est[0]
         y = self.transform.inverse(coeffs, x.shape[-1])
         return (y, est, blocks) if return_spec else y
