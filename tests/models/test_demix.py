@@ -67,3 +67,14 @@ def test_torch_export_runs_the_same_graph(kind, music3):
     x = music3[:, : SR // 2].float()[None]
     program = torch.export.export(model, (x,))
     torch.testing.assert_close(program.module()(x), model(x), rtol=0, atol=1e-5)
+
+
+def test_mixed_precision_autocast(music3):
+    """bf16 autocast (trainer.precision=bf16-mixed): the net runs in bf16, the sliCQT in float32."""
+    model = SliCQDemixer(_transforms()["bark"], hidden=8, dilations=(1,))
+    x = music3[:, : SR // 2].float()[None]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(x)
+    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+    y.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
