@@ -14,7 +14,9 @@ class ConfiguredModule(L.LightningModule):
 
     Subclasses set ``optimizer_factory`` (``params -> Optimizer``), ``scheduler_factory``
     (``optimizer -> scheduler`` or ``None``) and ``checkpoint_config`` (the resolved config,
-    set by :func:`sliceq22.lit.run.fit`), and may override :meth:`trainable_parameters`.
+    set by :func:`sliceq22.lit.run.fit`), define ``_step(batch, stage)`` (``stage`` is
+    ``train``, ``val`` or ``test``; it logs and returns the loss) and may override
+    :meth:`trainable_parameters`.
     Checkpoints then carry the config under ``sliceq22_config`` (``infer.py`` rebuilds the
     module from it and loads weights with ``weights_only=True``) and the torch RNG state, so a
     resumed run draws the same excerpts an uninterrupted one would.
@@ -26,6 +28,18 @@ class ConfiguredModule(L.LightningModule):
 
     def trainable_parameters(self):
         return self.parameters()
+
+    def _step(self, batch, stage: str):  # pragma: no cover - subclasses define the step
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
 
     def configure_optimizers(self):
         opt = self.optimizer_factory(self.trainable_parameters())

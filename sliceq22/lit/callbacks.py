@@ -9,7 +9,25 @@ import torch
 from sliceq22.models.deoverlap import analytic_deoverlap
 
 
-class DeOverlapExamples(L.Callback):
+class _Examples(L.Callback):
+    """Shared guard of the example callbacks: every ``every_n_epochs`` on rank zero, outside the
+    sanity check, with a TensorBoard-like writer; gives the first validation item's mixture."""
+
+    def __init__(self, seconds: float = 6.0, every_n_epochs: int = 1):
+        self.seconds, self.every_n_epochs = seconds, every_n_epochs
+
+    def _writer_and_item(self, trainer: L.Trainer):
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+            return None
+        writer = getattr(trainer.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_image"):
+            return None
+        loaders = trainer.val_dataloaders
+        dataset = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset
+        return writer, dataset[0][0]
+
+
+class DeOverlapExamples(_Examples):
     """After validation: the first validation item's spectrograms and audio in TensorBoard.
 
     Images (``examples/spectrogram``): the overlap-added rasterized magnitude of the target
@@ -21,18 +39,11 @@ class DeOverlapExamples(L.Callback):
         every_n_epochs: how often.
     """
 
-    def __init__(self, seconds: float = 6.0, every_n_epochs: int = 1):
-        self.seconds, self.every_n_epochs = seconds, every_n_epochs
-
     def on_validation_epoch_end(self, trainer: L.Trainer, module) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+        found = self._writer_and_item(trainer)
+        if found is None:
             return
-        writer = getattr(trainer.logger, "experiment", None)
-        if writer is None or not hasattr(writer, "add_image"):
-            return
-        loaders = trainer.val_dataloaders
-        dataset = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset
-        mixture, _ = dataset[0]
+        writer, mixture = found
         t = module.transform
         x = mixture[:1, : int(self.seconds * t.sample_rate)].to(module.device)  # left channel
         with torch.no_grad():
@@ -59,7 +70,7 @@ def _db_image(spec: torch.Tensor) -> torch.Tensor:
     return ((db.clamp_min(-80) + 80) / 80).flip(0).cpu()
 
 
-class DemixExamples(L.Callback):
+class DemixExamples(_Examples):
     """After validation: the first validation item's mixture and estimates in TensorBoard.
 
     Audio ``examples/mixture`` and ``examples/<target>``; one image ``examples/spectrogram``
@@ -71,18 +82,11 @@ class DemixExamples(L.Callback):
         every_n_epochs: how often.
     """
 
-    def __init__(self, seconds: float = 6.0, every_n_epochs: int = 1):
-        self.seconds, self.every_n_epochs = seconds, every_n_epochs
-
     def on_validation_epoch_end(self, trainer: L.Trainer, module) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+        found = self._writer_and_item(trainer)
+        if found is None:
             return
-        writer = getattr(trainer.logger, "experiment", None)
-        if writer is None or not hasattr(writer, "add_image"):
-            return
-        loaders = trainer.val_dataloaders
-        dataset = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset
-        mixture, _ = dataset[0]
+        writer, mixture = found
         sr = int(module.model.sample_rate)
         x = mixture[:, : int(self.seconds * sr)].to(module.device)[None].float()
         with torch.no_grad():

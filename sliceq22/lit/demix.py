@@ -106,12 +106,3 @@ class DemixModule(ConfiguredModule):
             log[f"{stage}/sdr_mixture"] = sdr(targets, mixture[:, None].expand_as(targets)).mean()
         self.log_dict(log, prog_bar=stage != "train", batch_size=mixture.shape[0], sync_dist=stage != "train")
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")

@@ -133,14 +133,5 @@ class DeOverlapModule(ConfiguredModule):
         self.log_dict(log, prog_bar=stage != "train", batch_size=x.shape[0], sync_dist=stage != "train")
         return loss
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def trainable_parameters(self):
         return self.net.parameters()
