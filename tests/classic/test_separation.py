@@ -41,3 +41,24 @@ def test_refuses_what_it_cannot_do():
         SupervisedNMF(STFT(1024)).separate(torch.randn(2, 4096))
     with pytest.raises(ValueError, match="no training audio"):
         SupervisedNMF(STFT(1024), targets=("a",)).fit({"a": []})
+
+
+def test_ilrma_separator_on_a_panned_pair():
+    """Two sources panned apart (an instantaneous determined mixture): ILRMA separates them and
+    the permutation is solved with the references."""
+    from sliceq22.classic.separation import ILRMASeparator
+
+    g = torch.Generator().manual_seed(1)
+    n = 44100
+    t = torch.arange(n) / 44100
+    s1 = torch.sin(2 * torch.pi * 330 * t) * (torch.rand(n, generator=g) * 0 + ((t * 4) % 1 < 0.5))
+    s2 = 0.3 * torch.randn(n, generator=g)
+    refs = {"vocals": torch.stack([0.9 * s1, 0.3 * s1]).double(), "accompaniment": torch.stack([0.2 * s2, 0.8 * s2]).double()}
+    mix = refs["vocals"] + refs["accompaniment"]
+    sep = ILRMASeparator(STFT(1024, 256), n_iter=30)
+    out = sep.separate(mix, refs)
+    for k in refs:
+        snr = 10 * torch.log10(refs[k].square().sum() / (refs[k] - out[k]).square().sum())
+        assert snr > 15, (k, float(snr))
+    with pytest.raises(ValueError, match="as many sources as channels"):
+        sep.separate(mix[:1], {k: v[:1] for k, v in refs.items()})
