@@ -30,6 +30,11 @@ import torch
 from torch import Tensor, nn
 
 
+def _power(Y: Tensor) -> Tensor:
+    """``|Y|^2`` without the square root of ``abs`` (the hot spot of the updates)."""
+    return Y.real.square() + Y.imag.square()
+
+
 def demix(W: Tensor, X: Tensor) -> Tensor:
     """``Y[n, f, t] = sum_c W[f, n, c] X[c, f, t]``. Shape: ``W (..., F, N, C)``, ``X (..., C, F, T)``."""
     return torch.einsum("...fnc,...cft->...nft", W, X)
@@ -101,12 +106,13 @@ def ilrma(
     # in [0.1, 1): factors near zero make the multiplicative updates crawl (as pyroomacoustics)
     T = (0.1 + 0.9 * torch.rand(lead + (C, F, n_basis), generator=generator, dtype=rdtype)).to(X.device)
     V = (0.1 + 0.9 * torch.rand(lead + (C, n_basis, Tn), generator=generator, dtype=rdtype)).to(X.device)
-    XX = torch.einsum("...cft,...dft->...ftcd", X, X.conj())  # x x^H per bin and frame
+    Xt = X.transpose(-3, -2).contiguous()  # (..., F, C, T): one (C x T) matrix per bin (contiguous: bmm, not a loop)
+    XtH = Xt.conj().transpose(-1, -2).contiguous()  # (..., F, T, C)
     eye = torch.eye(C, dtype=X.dtype, device=X.device)
     losses = [negative_loglikelihood(X, W, T, V, eps)] if return_loss else []
     for _ in range(n_iter):
         # per source, as in Kitamura's ILRMA: its source model, then its demixing filter
-        P = demix(W, X).abs() ** 2
+        P = _power(W @ Xt).transpose(-3, -2)  # (..., N, F, T)
         for n in range(C):
             Tn_, Vn = T[..., n, :, :], V[..., n, :, :]
             # 1. source model: IS-NMF with exponent 1/2
@@ -118,7 +124,7 @@ def ilrma(
             T[..., n, :, :], V[..., n, :, :] = Tn_, Vn
             # 2. spatial model: iterative projection
             R = (Tn_ @ Vn).clamp_min(eps)  # (..., F, T)
-            U = (XX / R[..., :, :, None, None]).mean(-3)  # (..., F, C, C)
+            U = ((Xt / R[..., None, :]) @ XtH) / Tn  # (..., F, C, C): mean over t of x x^H / r
             WU = W @ U
             ok = torch.linalg.cond(WU) < threshold  # (..., F)
             w = torch.linalg.solve(WU, eye[n].expand(WU.shape[:-1]))  # (..., F, C)
@@ -126,8 +132,7 @@ def ilrma(
             W = W.clone()
             W[..., n, :] = torch.where(ok[..., None], w.conj() / wUw.sqrt()[..., None], W[..., n, :])
         # 3. power normalisation
-        Y = demix(W, X)
-        aux = (Y.abs() ** 2).mean((-2, -1)).sqrt().clamp_min(eps)  # (..., N)
+        aux = _power(W @ Xt).mean((-3, -1)).sqrt().clamp_min(eps)  # (..., N)
         W = W / aux[..., None, :, None]
         T = T / aux[..., :, None, None] ** 2
         if return_loss:
