@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import datetime as dt
-import json
 import os
-import platform
 import sys
 import time
 
@@ -23,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import median_time  # noqa: E402
+from benchmarks.common import machine_info, median_time, write_result  # noqa: E402
 from sliceq22.data.synth import synth_mixture  # noqa: E402
 from sliceq22.eval import bss_eval  # noqa: E402
 
@@ -59,20 +56,13 @@ def main():
     ours = bss_eval(R, E)
     diff = max(float(np.nanmax(np.abs(x.cpu().numpy() - y))) for x, y in zip(ours, theirs))
 
-    machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
-               "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "museval": importlib.metadata.version("museval")}
+    machine = machine_info(cuda, museval=importlib.metadata.version("museval"))
     row = {"seconds": a.seconds, "sources": 4, "channels": 2, "museval_s": t_museval, "sliceq22_s": t_ours,
            "speedup": t_museval / t_ours, "max_abs_diff_db": diff}
     print(f"# BSS Eval v4, 4 stereo sources x {a.seconds:g} s, on {machine['device']} ({machine['threads']} threads)")
     print(f"museval {t_museval:7.2f} s | sliceq22 {t_ours:7.3f} s | {row['speedup']:.1f}x | max |diff| {diff:.1e} dB")
-    os.makedirs(a.out, exist_ok=True)
     kind = "cuda" if cuda else f"cpu{machine['threads']}t"
-    path = os.path.join(a.out, f"bsseval_{kind}_{machine['date'][:10]}.json")
-    with open(path, "w") as fh:
-        json.dump({"benchmark": "bsseval", "machine": machine, "results": [row]}, fh, indent=2)
-    print(f"wrote {path}")
+    write_result(a.out, f"bsseval_{kind}", {"benchmark": "bsseval", "machine": machine, "results": [row]})
 
 
 if __name__ == "__main__":

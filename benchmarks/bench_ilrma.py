@@ -15,10 +15,7 @@ JSON under benchmarks/results/.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,6 +25,7 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import machine_info, write_result  # noqa: E402
 from sliceq22.classic import ilrma  # noqa: E402
 from sliceq22.transforms import STFT  # noqa: E402
 
@@ -119,14 +117,9 @@ def main():
         print(f"{room:<20} SDRi sliceq22 {row['sliceq22_sdr_improvement_db']:6.2f} dB, pyroomacoustics "
               f"{row['pyroomacoustics_sdr_improvement_db']:6.2f} dB | time {row['sliceq22_seconds']:.2f} s vs "
               f"{row['pyroomacoustics_seconds']:.2f} s ({row['time_ratio']:.2f}x)")
-    machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "device": platform.processor() or "cpu",
-               "cpu_count": os.cpu_count(), "torch": torch.__version__, "pyroomacoustics": pra.__version__}
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, f"ilrma_rooms_cpu_{machine['date'][:10]}.json")
-    with open(path, "w") as fh:
-        json.dump({"benchmark": "ilrma_rooms", "iters": a.iters, "bases": a.bases, "seconds": a.seconds, "machine": machine,
-                   "results": rows}, fh, indent=2)
-    print(f"wrote {path}")
+    machine = machine_info(False, pyroomacoustics=pra.__version__)
+    write_result(a.out, "ilrma_rooms_cpu", {"benchmark": "ilrma_rooms", "iters": a.iters, "bases": a.bases, "seconds": a.seconds,
+                                            "machine": machine, "results": rows})
 
 
 if __name__ == "__main__":

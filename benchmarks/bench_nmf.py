@@ -10,10 +10,7 @@ objectives; a batch of ``--batch`` spectrograms is timed against a loop of sciki
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
 import warnings
 
@@ -21,7 +18,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import median_time  # noqa: E402
+from benchmarks.common import machine_info, median_time, write_result  # noqa: E402
 from sliceq22.classic import beta_divergence, nmf  # noqa: E402
 
 
@@ -73,15 +70,9 @@ def main():
         r = rows[-1]
         print(f"{name:<17} one: sklearn {t_sk:6.2f} s, sliceq22 {t_ours:6.2f} s ({r['ratio']:.2f}x) | batch of {a.batch}: "
               f"{r['sklearn_batch_s']:6.2f} s vs {t_batch:6.2f} s ({r['batch_speedup']:.1f}x faster) | objective diff {r['objective_rel_diff']:.1e}")
-    machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
-               "cpu_count": os.cpu_count(), "torch": torch.__version__, "sklearn": sklearn.__version__}
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, f"nmf_{'cuda' if cuda else 'cpu'}_{machine['date'][:10]}.json")
-    with open(path, "w") as fh:
-        json.dump({"benchmark": "nmf", "shape": [a.bins, a.frames], "rank": a.rank, "iters": a.iters, "batch": a.batch,
-                   "machine": machine, "results": rows}, fh, indent=2)
-    print(f"wrote {path}")
+    machine = machine_info(cuda, sklearn=sklearn.__version__)
+    write_result(a.out, f"nmf_{'cuda' if cuda else 'cpu'}", {"benchmark": "nmf", "shape": [a.bins, a.frames], "rank": a.rank,
+                                                             "iters": a.iters, "batch": a.batch, "machine": machine, "results": rows})
 
 
 if __name__ == "__main__":

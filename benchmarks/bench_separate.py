@@ -10,10 +10,7 @@ the cost), 30 s chunks with 2 s cross-fades, as ``infer.py`` runs it. Reference 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
 import time
 
@@ -21,6 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import sliceq22  # noqa: E402
+from benchmarks.common import machine_info, write_result  # noqa: E402
 from sliceq22.eval.deoverlap import load_transform  # noqa: E402
 from sliceq22.models.demix import SliCQDemixer  # noqa: E402
 
@@ -44,18 +42,12 @@ def main():
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
-               "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    machine = machine_info(cuda)
     row = {"transform": a.transform, "minutes": a.minutes, "seconds": seconds, "seconds_per_minute": seconds / a.minutes,
            "parameters": sum(p.numel() for p in model.parameters())}
     print(f"# separate(), {a.transform}, {a.minutes:g} min stereo on {machine['device']}: "
           f"{seconds:.2f} s = {row['seconds_per_minute']:.2f} s per minute of audio")
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, f"separate_{'cuda' if cuda else 'cpu'}_{machine['date'][:10]}.json")
-    with open(path, "w") as fh:
-        json.dump({"benchmark": "separate", "machine": machine, "results": [row]}, fh, indent=2)
-    print(f"wrote {path}")
+    write_result(a.out, f"separate_{'cuda' if cuda else 'cpu'}", {"benchmark": "separate", "machine": machine, "results": [row]})
 
 
 if __name__ == "__main__":

@@ -23,3 +23,28 @@ def timed(fn, cuda: bool = False) -> float:
 def median_time(fn, repeats: int = 5, cuda: bool = False) -> float:
     """Median of ``repeats`` :func:`timed` calls."""
     return statistics.median(timed(fn, cuda) for _ in range(repeats))
+
+
+def machine_info(cuda: bool = False, **versions) -> dict:
+    """Where and when a benchmark ran: date (UTC), device name, cores, threads, torch and the
+    reference packages' versions (``versions``), recorded beside every result."""
+    import datetime as dt
+    import os
+    import platform
+
+    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
+            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__, **versions}
+
+
+def write_result(out_dir: str, name: str, payload: dict) -> str:
+    """Write ``payload`` as ``<out_dir>/<name>_<date>.json`` (date from its machine record)."""
+    import json
+    import os
+
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"{name}_{payload['machine']['date'][:10]}.json")
+    with open(path, "w") as fh:
+        json.dump(payload, fh, indent=2)
+    print(f"wrote {path}")
+    return path

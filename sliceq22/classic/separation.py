@@ -13,12 +13,14 @@ This is the "NMF baseline" that every learned demixing model in sliceq22 must be
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import permutations
 
 import torch
 from torch import Tensor, nn
 
+from sliceq22.classic.ilrma import ilrma, projection_back
 from sliceq22.classic.nmf import nmf
-from sliceq22.separator import check_mix
+from sliceq22.separator import check_mix, check_references
 from sliceq22.transforms import STFT
 
 
@@ -153,11 +155,6 @@ class ILRMASeparator(nn.Module):
 
     @torch.no_grad()
     def separate(self, mix: Tensor, references: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
-        from itertools import permutations
-
-        from sliceq22.classic.ilrma import ilrma, projection_back
-        from sliceq22.separator import check_references
-
         mix = check_mix(mix)
         if mix.dim() != 2 or mix.shape[0] != len(self.targets):
             raise ValueError(f"ILRMA separates as many sources as channels: {len(self.targets)} targets need "

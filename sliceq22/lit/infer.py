@@ -57,10 +57,14 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
-def _load_module(ckpt: str, device: str = "cpu"):
+def _read_checkpoint(ckpt: str) -> dict:
     if not os.path.isfile(ckpt):
         raise ValueError(f"checkpoint not found: {ckpt}")
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    return torch.load(ckpt, map_location="cpu", weights_only=True)
+
+
+def _load_module(ckpt: str, device: str = "cpu", state: dict | None = None):
+    state = _read_checkpoint(ckpt) if state is None else state
     if CONFIG_KEY not in state:
         raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=...`?")
     module = instantiate(state[CONFIG_KEY]["model"])
@@ -162,9 +166,7 @@ def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = Fals
     """``infer.py``'s job: separate with a demixing checkpoint, or reconstruct with a de-overlap one."""
     from sliceq22.lit.demix import DemixModule
 
-    state = torch.load(ckpt, map_location="cpu", weights_only=True) if os.path.isfile(ckpt) else None
-    if state is None:
-        raise ValueError(f"checkpoint not found: {ckpt}")
+    state = _read_checkpoint(ckpt)
     target = state.get(CONFIG_KEY, {}).get("model", {}).get("_target_", "")
     if target.endswith(DemixModule.__name__):
         return separate_files(ckpt, input, output, overwrite, device, chunk_seconds)
