@@ -3,8 +3,9 @@
 A scenario folder holds ``p.wav`` (the pianist alone), ``o.wav`` (the orchestra alone) and
 ``po.wav`` (both). Every system has the seed's two stages:
 
-* ``offline_processing(scenario_dir, cache_dir, hop_length)``: chroma of ``o`` and ``po``,
-  cached (``o_chroma.npy``, ``po_chroma.npy``); a cache that exists is reused;
+* ``offline_processing(scenario_dir, cache_dir, hop_length)``: chroma of ``o`` and ``po`` and
+  the chroma onsets of ``po``, cached (``o_chroma.npy``, ``po_chroma.npy``, ``po_onsets.npy``);
+  a cache that exists is reused;
 * ``online_processing(scenario_dir, out_dir, cache_dir, hop_length, steps, weights)``: chroma of
   ``p``, the alignment, and ``out_dir/hyp.npy``: a ``2 x L`` float array of (piano seconds,
   orchestra seconds), increasing. ``out_dir`` must not exist (results are never overwritten).
@@ -17,6 +18,12 @@ Systems:
   along the P-PO path; for every matched PO frame and every O frame, how much better
   ``P + (volume-matched) O`` explains PO than P alone is the (negated) cost of a subsequence
   DTW of PO against O; composed with the P-PO path.
+* ``onset``: ``bridge`` whose P-in-PO search also compares chroma onsets (DLNCO, Ewert et al.
+  2009: cosine chroma cost + Euclidean DLNCO cost / sqrt(24)). The piano's attacks are sharp
+  and survive in the mix, so they pin the first path to within a frame or two; the string
+  orchestra's soft attacks do not, so PO-O stays on chroma alone (onsets there cost accuracy:
+  0.333 vs 0.226 error at 100 ms on the six embedded scenarios). Chosen on those six, checked
+  on ten more rendered with another seed: 0.074 vs bridge's 0.211 at 100 ms.
 """
 
 from __future__ import annotations
@@ -27,15 +34,16 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from sliceq22.classic import Chroma, cosine_cost, dtw
+from sliceq22.classic import Chroma, chroma_onsets, cosine_cost, dtw, euclidean_cost
 
 SEED_STEPS = ((1, 1), (1, 2), (2, 1))
 SEED_WEIGHTS = (2.0, 3.0, 3.0)
 _chroma_cache: dict = {}
 
 
-def chroma_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.ndarray, int]:
-    """Unnormalised chroma ``(12, frames)`` of a (mono-mixed) wav, and its sample rate."""
+def features_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray, int]:
+    """Unnormalised chroma ``(12, frames)``, chroma onsets (DLNCO, ``(12, frames)``) of a
+    (mono-mixed) wav, and its sample rate."""
     if not os.path.isfile(path):
         raise ValueError(f"missing audio file {path}")
     y, sr = sf.read(path, dtype="float32", always_2d=True)
@@ -44,9 +52,19 @@ def chroma_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.ndarr
     key = (sr, hop_length, device)
     if key not in _chroma_cache:
         _chroma_cache[key] = Chroma(sr, hop_length).to(device)
+    chroma = _chroma_cache[key]
     with torch.no_grad():
-        F = _chroma_cache[key](torch.from_numpy(y.mean(axis=1)).to(device))
-    return F.cpu().numpy().astype(np.float64), sr
+        pitch = chroma.pitch(torch.from_numpy(y.mean(axis=1)).to(device)).double()
+        F = torch.zeros(12, pitch.shape[-1], dtype=pitch.dtype, device=pitch.device)
+        F.index_add_(0, torch.arange(pitch.shape[0], device=pitch.device) % 12, pitch)  # = chroma(audio)
+        onsets = chroma_onsets(pitch)
+    return F.cpu().numpy(), onsets.cpu().numpy(), sr
+
+
+def chroma_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.ndarray, int]:
+    """Unnormalised chroma ``(12, frames)`` of a (mono-mixed) wav, and its sample rate."""
+    F, _, sr = features_of(path, hop_length, device)
+    return F, sr
 
 
 def verify_scenario_dir(scenario_dir: str) -> None:
@@ -58,12 +76,14 @@ def verify_scenario_dir(scenario_dir: str) -> None:
 def offline_processing(scenario_dir: str, cache_dir: str, hop_length: int = 512) -> None:
     """Chroma of the orchestra and the full mix, computed once into ``cache_dir``."""
     verify_scenario_dir(scenario_dir)
-    if os.path.isfile(os.path.join(cache_dir, "po_chroma.npy")):
+    if os.path.isfile(os.path.join(cache_dir, "sample_rate.npy")):  # written last
         return
     os.makedirs(cache_dir, exist_ok=True)
     for rec in ("o", "po"):
-        F, sr = chroma_of(os.path.join(scenario_dir, f"{rec}.wav"), hop_length)
+        F, onsets, sr = features_of(os.path.join(scenario_dir, f"{rec}.wav"), hop_length)
         np.save(os.path.join(cache_dir, f"{rec}_chroma.npy"), F)
+        if rec == "po":
+            np.save(os.path.join(cache_dir, "po_onsets.npy"), onsets)
     np.save(os.path.join(cache_dir, "sample_rate.npy"), np.array(sr))
 
 
@@ -129,19 +149,23 @@ def online_processing(
     verify_scenario_dir(scenario_dir)
     if system not in SYSTEMS:
         raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
-    if not os.path.isfile(os.path.join(cache_dir, "po_chroma.npy")):
-        raise ValueError(f"cache {cache_dir} is empty: run offline_processing first")
+    if not os.path.isfile(os.path.join(cache_dir, "sample_rate.npy")):
+        raise ValueError(f"cache {cache_dir} is empty or incomplete: run offline_processing first")
     if os.path.exists(out_dir):
         raise ValueError(f"output directory {out_dir} already exists: refusing to overwrite it")
-    F_p, sr = chroma_of(os.path.join(scenario_dir, "p.wav"), hop_length)
+    F_p, D_p, sr = features_of(os.path.join(scenario_dir, "p.wav"), hop_length)
     F_o = np.load(os.path.join(cache_dir, "o_chroma.npy"))
     F_po = np.load(os.path.join(cache_dir, "po_chroma.npy"))
     cost = lambda A, B: cosine_cost(torch.from_numpy(A), torch.from_numpy(B)).numpy()  # noqa: E731
     if system == "pairwise":
         wp_ac = _path(cost(F_p, F_o), steps, weights, False).astype(np.float64)
     else:
-        wp_ab = _path(cost(F_p, F_po), steps, weights, True)
-        if system == "bridge":
+        C_ab = cost(F_p, F_po)
+        if system == "onset":
+            D_po = np.load(os.path.join(cache_dir, "po_onsets.npy"))
+            C_ab = C_ab + euclidean_cost(torch.from_numpy(D_p), torch.from_numpy(D_po)).numpy() / np.sqrt(24.0)
+        wp_ab = _path(C_ab, steps, weights, True)
+        if system in ("bridge", "onset"):
             wp_bc = _path(cost(F_po, F_o), steps, weights, False)
         else:
             start, end = wp_ab[1, 0], wp_ab[1, -1] + 1
@@ -157,4 +181,4 @@ def online_processing(
     return hyp
 
 
-SYSTEMS = ("pairwise", "bridge", "mixture")
+SYSTEMS = ("pairwise", "bridge", "mixture", "onset")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 import pytest
 
 from sliceq22.align import SYSTEMS, compose, offline_processing, online_processing
-from sliceq22.align.__main__ import run
+from sliceq22.align.runner import format_table, job, run
 from sliceq22.data.scenarios import read_beats, render_alignment
 from sliceq22.eval.alignment import beat_errors, error_rates
 
@@ -57,3 +58,30 @@ def test_runner_reports_every_system(scenario_root, tmp_path):
     res = run(scenario_root, ["pairwise", "bridge"], 1024, str(tmp_path / "out"))
     assert set(res) == {"pairwise", "bridge"}
     assert all(0 <= v <= 1 for r in res.values() for v in r["error_rate"].values())
+
+
+def test_job_writes_tables_and_refuses_unknown_systems(scenario_root, tmp_path):
+    res = job(scenario_root, ["bridge", "onset"], 1024, str(tmp_path / "run"), render=False)
+    assert set(res) == {"bridge", "onset"}
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["results"]["onset"]["scenarios"] == 1
+    assert format_table(res) in (tmp_path / "run" / "results.md").read_text()
+    with pytest.raises(ValueError, match="unknown alignment system"):
+        run(scenario_root, ["bridge", "dtw9000"], 1024, str(tmp_path / "other"))
+
+
+def test_onset_features_mark_attacks_and_survive_silence():
+    import torch
+
+    from sliceq22.classic import chroma_onsets
+
+    pitch = torch.zeros(2, 24, 50, dtype=torch.float64)
+    pitch[0, 9, 10:] = 1.0  # an A starting at frame 10 ...
+    pitch[1, 21, 30:] = 1e-3  # ... and a quiet A an octave up starting at frame 30
+    d = chroma_onsets(pitch, decay=5)
+    assert d.shape == (2, 12, 50) and torch.isfinite(d).all()
+    assert d[0, 9, :10].abs().max() == 0 and d[0, 9, 10] == d[0].max()  # causal, peaks at the onset
+    assert (d[0, 9, 10:15] > 0).all() and d[0, 9, 15:].abs().max() < 1e-12  # decays over 5 frames
+    torch.testing.assert_close(d[1, 9, 30], d[0, 9, 10])  # local normalisation: level-free
+    assert d[:, [c for c in range(12) if c != 9]].abs().max() == 0  # only the onset's class
+    assert torch.isfinite(chroma_onsets(torch.zeros(1, 12, 8))).all()  # silence: zeros, no NaN
