@@ -1,12 +1,14 @@
 """Evaluate de-overlap methods on held-out music for several sliCQT configurations.
 
     python -m sliceq22.eval.deoverlap --root data/embedded [--ckpt last.ckpt] \\
-        [--transforms slicqt_bark slicqt_cqlog slicqt_vqlog] [--seconds 10] [--out results.json]
+        [--transforms slicqt_bark slicqt_cqlog slicqt_vqlog] [--seconds 10] [--refine 1] [--out results.json]
 
 For each transform (a config name from ``conf/transform/``) and each test track (centred
 excerpt, both channels): waveform SNR with the true slice phase of every analytic method and,
 with ``--ckpt``, of the trained network, whose weights run on every configuration (only the
-geometry changes; configurations other than the training one are marked ``unseen``).
+geometry changes; configurations other than the training one are marked ``unseen``). With
+``--refine k`` every method is also reported after ``k`` phase-consistency iterations with the
+true phase (``<method>+k``, :func:`~sliceq22.models.deoverlap.refine_with_phase`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from omegaconf import OmegaConf
 import sliceq22  # noqa: F401  (config resolvers)
 from sliceq22.data.datasets import FixedExcerpts
 from sliceq22.lit.deoverlap import snr_db
-from sliceq22.models.deoverlap import METHODS, DeOverlapGeometry, analytic_deoverlap
+from sliceq22.models.deoverlap import METHODS, DeOverlapGeometry, analytic_deoverlap, refine_with_phase
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf", "transform")
 
@@ -38,8 +40,11 @@ def load_transform(name: str, sample_rate: int = 44100):
     return instantiate(cfg.transform)
 
 
-def evaluate(root: str, transforms: list[str], ckpt: str | None = None, seconds: float = 10.0, subset: str = "test") -> dict:
-    """SNR (dB, true phase) per transform and method, averaged over the tracks of ``subset``."""
+def evaluate(
+    root: str, transforms: list[str], ckpt: str | None = None, seconds: float = 10.0, subset: str = "test", refine: int = 0
+) -> dict:
+    """SNR (dB, true phase) per transform and method, averaged over the tracks of ``subset``;
+    with ``refine > 0`` also after that many phase-consistency iterations (``<method>+refine``)."""
     data = FixedExcerpts(root, subset, targets=("vocals",), seconds=seconds)
     module, trained_on = None, None
     if ckpt:
@@ -52,20 +57,26 @@ def evaluate(root: str, transforms: list[str], ckpt: str | None = None, seconds:
         t = load_transform(name)
         geometry = DeOverlapGeometry(t)
         unseen = trained_on is not None and t.extra_repr() != trained_on.extra_repr()
-        scores = {m: [] for m in METHODS + (("network",) if module else ())}
+        names = METHODS + (("network",) if module else ())
+        scores = {m: [] for m in names}
+        scores.update({f"{m}+{refine}": [] for m in (names if refine else ())})
         for i in range(len(data)):
             x = data[i][0].float()
+            L = x.shape[-1]
             with torch.no_grad():
                 C = t(x)
                 ola = t.overlap_add(C.abs())
                 rotor = C.map(lambda b: torch.exp(1j * torch.angle(b)))
-                for m in METHODS:
-                    y = t.inverse(analytic_deoverlap(geometry, ola, m) * rotor, x.shape[-1])
-                    scores[m].append(float(snr_db(x[None], y[None])))
-                if module is not None:
-                    module.net.geometry = geometry
-                    y = t.inverse(module.net(ola) * rotor, x.shape[-1])
-                    scores["network"].append(float(snr_db(x[None], y[None])))
+                for m in names:
+                    if m == "network":
+                        module.net.geometry = geometry
+                        est = module.net(ola)
+                    else:
+                        est = analytic_deoverlap(geometry, ola, m)
+                    scores[m].append(float(snr_db(x[None], t.inverse(est * rotor, L)[None])))
+                    if refine:
+                        y = t.inverse(refine_with_phase(t, est, rotor, L, refine) * rotor, L)
+                        scores[f"{m}+{refine}"].append(float(snr_db(x[None], y[None])))
         results[name] = {"unseen_by_network": unseen, "tracks": len(data), **{m: float(np.mean(v)) for m, v in scores.items()}}
     return results
 
@@ -77,9 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transforms", nargs="+", default=["slicqt_bark", "slicqt_cqlog", "slicqt_vqlog"])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--subset", default="test")
+    parser.add_argument("--refine", type=int, default=1, help="phase-consistency iterations for the +k columns (0: none)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset)
+    results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset, args.refine)
     methods = [k for k in next(iter(results.values())) if k not in ("unseen_by_network", "tracks")]
     print(f"{'transform':<16}" + "".join(f"{m:>10}" for m in methods) + "   (SNR dB, true phase)")
     for name, r in results.items():
@@ -88,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:
-            json.dump({"root": args.root, "ckpt": args.ckpt, "seconds": args.seconds, "results": results}, fh, indent=2)
+            json.dump({"root": args.root, "ckpt": args.ckpt, "seconds": args.seconds, "refine": args.refine, "results": results}, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ from sliceq22.eval.deoverlap import evaluate, load_transform, main
 
 
 def test_evaluate_baselines(embedded_root):
-    res = evaluate(embedded_root, ["slicqt_vqlog"], seconds=2.0)
+    res = evaluate(embedded_root, ["slicqt_vqlog"], seconds=2.0, refine=1)
     r = res["slicqt_vqlog"]
     assert r["tracks"] == 1 and not r["unseen_by_network"]
-    assert r["equal"] < r["window"] < r["reblur"]
+    assert r["equal"] < r["window"] < r["reblur"] < r["reblur+1"]
 
 
 def test_cli_and_unknown_transform(embedded_root, tmp_path, capsys):
