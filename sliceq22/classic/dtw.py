@@ -13,6 +13,9 @@ Design record:
       column, otherwise anti-diagonals (the wavefront of ParDTW, Yang/Shaw/Tsai 2022).
       Each cell only reads finished cells, so the result equals librosa's row-major loop
       bit for bit in float64.
+    * On the CPU, with numba installed (a runtime dependency; ``backend="auto"``), the same
+      recursion runs as compiled loops (``_dtw_numba.py``): a torch-op recursion pays ~5 us of
+      dispatch per vector op, which dominates one pair on the CPU. Both give the same bits.
     * Backtracking is inherently sequential and cheap (O(N + M)); it runs on the CPU.
     * Departure from librosa, on purpose: for a user-supplied ``C`` with ``N > M`` librosa's
       subsequence mode flips the columns of the returned path; here the path is always
@@ -32,6 +35,19 @@ import torch
 from torch import Tensor, nn
 
 DEFAULT_STEPS = ((1, 1), (0, 1), (1, 0))
+BACKENDS = ("auto", "torch", "numba")
+_NUMBA: list = []
+
+
+def _numba_kernels():
+    """The compiled kernels, or ``None`` without numba (imported once, on first use)."""
+    if not _NUMBA:
+        try:
+            from . import _dtw_numba
+        except ImportError:  # numba is optional at run time: the torch path is exact too
+            _dtw_numba = None
+        _NUMBA.append(_dtw_numba)
+    return _NUMBA[0]
 
 
 def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, Tensor]:
@@ -121,6 +137,15 @@ def _wavefront(C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subse
     return D, steps
 
 
+def _accumulate_numba(kernels, C: Tensor, sigma: np.ndarray, w_mul: Tensor, w_add: Tensor, subsequence: bool) -> tuple[Tensor, Tensor]:
+    """:func:`_accumulate` as compiled loops over a CPU batch (same semantics, same bits)."""
+    p0, p1 = int(sigma[:, 0].max()), int(sigma[:, 1].max())
+    Cn = np.ascontiguousarray(C.detach().numpy())
+    dt = Cn.dtype
+    D, st = kernels.accumulate(Cn, np.ascontiguousarray(sigma), w_mul.cpu().numpy().astype(dt), w_add.cpu().numpy().astype(dt), subsequence)
+    return torch.from_numpy(D[:, p0:, p1:]), torch.from_numpy(st[:, p0:, p1:])
+
+
 def _backtrack(steps: np.ndarray, D: np.ndarray, sigma: np.ndarray, subsequence: bool) -> np.ndarray:
     N, M = D.shape
     if subsequence:
@@ -134,6 +159,12 @@ def _backtrack(steps: np.ndarray, D: np.ndarray, sigma: np.ndarray, subsequence:
                 f"lengths are beyond the steps' slope (try subsequence=True or other steps)"
             )
         cur = (N - 1, M - 1)
+    kernels = _numba_kernels()
+    if kernels is not None:
+        path, reached = kernels.backtrack(steps, np.ascontiguousarray(sigma), cur[0], cur[1], subsequence)
+        if not subsequence and not reached:
+            raise ValueError("the warping path does not reach (0, 0); try subsequence=True")
+        return path
     path = [cur]
     while (subsequence and cur[0] > 0) or (not subsequence and cur != (0, 0)):
         dn, dm = sigma[steps[cur]]
@@ -153,6 +184,7 @@ def dtw(
     subsequence: bool = False,
     weights_add: Sequence[float] | None = None,
     backtrack: bool = True,
+    backend: str = "auto",
 ):
     """Dynamic time warping of a cost matrix (librosa's ``dtw`` semantics, batched).
 
@@ -165,6 +197,9 @@ def dtw(
         subsequence: free start and end in the second axis (``subseq``).
         weights_add: additive weight per step (default zeros).
         backtrack: also return the warping path.
+        backend: ``"auto"`` (compiled loops for float32/float64 CPU tensors when numba is
+            installed, else torch ops), ``"torch"`` (vectorised torch ops, any device) or
+            ``"numba"`` (CPU only). All give identical results.
 
     Returns:
         ``D`` of the shape of ``C`` (``inf`` where unreachable), and if ``backtrack`` the path:
@@ -187,9 +222,18 @@ def dtw(
         C = C.double()
     if torch.isnan(C).any():
         raise ValueError("the DTW cost matrix C has NaN values")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     sigma, w_mul, w_add = _as_steps(steps, weights, weights_add, C.device)
     lead = C.shape[:-2]
-    D, st = _accumulate(C.reshape((-1,) + C.shape[-2:]), sigma, w_mul, w_add, subsequence)
+    Cb = C.reshape((-1,) + C.shape[-2:])
+    kernels = _numba_kernels() if backend != "torch" else None
+    if backend == "numba" and (kernels is None or C.device.type != "cpu" or C.dtype not in (torch.float32, torch.float64)):
+        raise ValueError("backend='numba' needs numba installed (pip install numba) and a float32/float64 CPU tensor")
+    if kernels is not None and C.device.type == "cpu" and C.dtype in (torch.float32, torch.float64):
+        D, st = _accumulate_numba(kernels, Cb, sigma, w_mul, w_add, subsequence)
+    else:
+        D, st = _accumulate(Cb, sigma, w_mul, w_add, subsequence)
     D_out = D.reshape(C.shape)
     if not backtrack:
         return D_out
@@ -201,8 +245,11 @@ def dtw(
 class DTW(nn.Module):
     """:func:`dtw` with fixed steps and weights (kept as buffers)."""
 
-    def __init__(self, steps=None, weights=None, subsequence: bool = False, weights_add=None):
+    def __init__(self, steps=None, weights=None, subsequence: bool = False, weights_add=None, backend: str = "auto"):
         super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
         sigma, w_mul, w_add = _as_steps(steps, weights, weights_add, "cpu")
         self.register_buffer("steps", torch.as_tensor(sigma), persistent=False)
         self.register_buffer("weights", w_mul, persistent=False)
@@ -210,7 +257,7 @@ class DTW(nn.Module):
         self.subsequence = subsequence
 
     def forward(self, C: Tensor):
-        return dtw(C, self.steps.cpu().numpy(), self.weights, self.subsequence, self.weights_add)
+        return dtw(C, self.steps.cpu().numpy(), self.weights, self.subsequence, self.weights_add, backend=self.backend)
 
 
 # ---------------------------------------------------------------------------------- soft-DTW

@@ -1,14 +1,14 @@
 """Evaluate de-overlap methods on held-out music for several sliCQT configurations.
 
     python -m sliceq22.eval.deoverlap --root data/embedded [--ckpt last.ckpt] \\
-        [--transforms slicqt_bark slicqt_cqlog slicqt_vqlog] [--seconds 10] [--refine 1] [--out results.json]
+        [--transforms slicqt_bark slicqt_cqlog slicqt_vqlog] [--seconds 10] [--refine 1 3] [--out results.json]
 
 For each transform (a config name from ``conf/transform/``) and each test track (centred
 excerpt, both channels): waveform SNR with the true slice phase of every analytic method and,
 with ``--ckpt``, of the trained network, whose weights run on every configuration (only the
 geometry changes; configurations other than the training one are marked ``unseen``). With
-``--refine k`` every method is also reported after ``k`` phase-consistency iterations with the
-true phase (``<method>+k``, :func:`~sliceq22.models.deoverlap.refine_with_phase`).
+``--refine k [k ...]`` every method is also reported after ``k`` phase-consistency iterations
+with the true phase (``<method>+k``, :func:`~sliceq22.models.deoverlap.refine_with_phase`).
 """
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ def load_transform(name: str, sample_rate: int = 44100):
 
 
 def evaluate(
-    root: str, transforms: list[str], ckpt: str | None = None, seconds: float = 10.0, subset: str = "test", refine: int = 0
+    root: str, transforms: list[str], ckpt: str | None = None, seconds: float = 10.0, subset: str = "test", refine=()
 ) -> dict:
     """SNR (dB, true phase) per transform and method, averaged over the tracks of ``subset``;
-    with ``refine > 0`` also after that many phase-consistency iterations (``<method>+refine``)."""
+    for every ``k`` in ``refine`` (an int or a list) also after ``k`` phase-consistency
+    iterations (``<method>+k``)."""
+    refine = sorted({int(k) for k in ([refine] if isinstance(refine, int) else refine) if int(k) > 0})
     data = FixedExcerpts(root, subset, targets=("vocals",), seconds=seconds)
     module, trained_on = None, None
     if ckpt:
@@ -59,7 +61,7 @@ def evaluate(
         unseen = trained_on is not None and t.extra_repr() != trained_on.extra_repr()
         names = METHODS + (("network",) if module else ())
         scores = {m: [] for m in names}
-        scores.update({f"{m}+{refine}": [] for m in (names if refine else ())})
+        scores.update({f"{m}+{k}": [] for k in refine for m in names})
         for i in range(len(data)):
             x = data[i][0].float()
             L = x.shape[-1]
@@ -74,9 +76,10 @@ def evaluate(
                     else:
                         est = analytic_deoverlap(geometry, ola, m)
                     scores[m].append(float(snr_db(x[None], t.inverse(est * rotor, L)[None])))
-                    if refine:
-                        y = t.inverse(refine_with_phase(t, est, rotor, L, refine) * rotor, L)
-                        scores[f"{m}+{refine}"].append(float(snr_db(x[None], y[None])))
+                    done = 0
+                    for k in refine:  # continue from the previous count
+                        est, done = refine_with_phase(t, est, rotor, L, k - done), k
+                        scores[f"{m}+{k}"].append(float(snr_db(x[None], t.inverse(est * rotor, L)[None])))
         results[name] = {"unseen_by_network": unseen, "tracks": len(data), **{m: float(np.mean(v)) for m, v in scores.items()}}
     return results
 
@@ -88,15 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transforms", nargs="+", default=["slicqt_bark", "slicqt_cqlog", "slicqt_vqlog"])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--subset", default="test")
-    parser.add_argument("--refine", type=int, default=1, help="phase-consistency iterations for the +k columns (0: none)")
+    parser.add_argument("--refine", type=int, nargs="*", default=[1], help="phase-consistency iterations for the +k columns (none: no columns)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset, args.refine)
     methods = [k for k in next(iter(results.values())) if k not in ("unseen_by_network", "tracks")]
-    print(f"{'transform':<16}" + "".join(f"{m:>10}" for m in methods) + "   (SNR dB, true phase)")
+    print(f"{'transform':<16}" + "".join(f"{m:>11}" for m in methods) + "   (SNR dB, true phase)")
     for name, r in results.items():
         tag = " (unseen)" if r["unseen_by_network"] else ""
-        print(f"{name:<16}" + "".join(f"{r[m]:>10.2f}" for m in methods) + tag)
+        print(f"{name:<16}" + "".join(f"{r[m]:>11.2f}" for m in methods) + tag)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:

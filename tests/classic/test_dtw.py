@@ -30,22 +30,32 @@ CASES = [
 ]
 
 
+def _backends():
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return ["torch", pytest.param("numba", marks=pytest.mark.skip(reason="numba not installed"))]
+    return ["torch", "numba"]
+
+
+@pytest.mark.parametrize("backend", _backends())
 @pytest.mark.parametrize("steps,weights,subseq,shape", CASES)
-def test_matches_librosa(steps, weights, subseq, shape):
+def test_matches_librosa(steps, weights, subseq, shape, backend):
     rng = np.random.default_rng(sum(shape) + subseq)
     C = rng.random(shape)
     D_ref, wp_ref = _ref(C, steps, weights, subseq)
-    D, path = dtw(torch.from_numpy(C), steps, weights, subsequence=subseq)
+    D, path = dtw(torch.from_numpy(C), steps, weights, subsequence=subseq, backend=backend)
     assert D.dtype == torch.float64
     np.testing.assert_array_equal(D.numpy(), D_ref)  # bit for bit, inf included
     np.testing.assert_array_equal(path.numpy(), wp_ref)
 
 
-def test_ties_resolve_like_librosa():
+@pytest.mark.parametrize("backend", _backends())
+def test_ties_resolve_like_librosa(backend):
     C = np.ones((6, 6))  # every step ties everywhere
     for steps, weights in [(None, None), (SEED_STEPS, [1, 1, 1])]:
         D_ref, wp_ref = _ref(C, steps, weights)
-        D, path = dtw(torch.from_numpy(C), steps, weights)
+        D, path = dtw(torch.from_numpy(C), steps, weights, backend=backend)
         np.testing.assert_array_equal(D.numpy(), D_ref)
         np.testing.assert_array_equal(path.numpy(), wp_ref)
 
@@ -61,6 +71,20 @@ def test_batched_equals_single_and_keeps_dtype():
         assert torch.equal(paths[b], pb)
     D2, p2 = DTW(SEED_STEPS, SEED_WEIGHTS, subsequence=True)(C[0, 0])
     torch.testing.assert_close(D2, D[0, 0])
+
+
+@pytest.mark.parametrize("backend", _backends()[1:])
+def test_compiled_and_torch_paths_agree_bit_for_bit(backend):
+    rng = np.random.default_rng(3)
+    C = torch.from_numpy(rng.random((4, 40, 70))).float()
+    C[1, 5:9, 10:30] = float("inf")  # unreachable cells and inf * weight on both paths
+    for steps, weights, sub in [(SEED_STEPS, SEED_WEIGHTS, True), (None, None, False), (None, [1, 0, 2], True)]:
+        Dt, pt = dtw(C, steps, weights, subsequence=sub, backend="torch")
+        Dn, pn = dtw(C, steps, weights, subsequence=sub, backend=backend)
+        assert Dn.dtype == torch.float32
+        assert torch.equal(Dt, Dn) and all(torch.equal(a, b) for a, b in zip(pt, pn))
+    with pytest.raises(ValueError, match="backend"):
+        dtw(C, backend="cuda-magic")
 
 
 def test_no_path_and_bad_input_errors():
