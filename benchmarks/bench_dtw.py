@@ -1,33 +1,40 @@
-"""DTW speed against librosa (numba) in one run: one pair, and a batch of pairs.
+"""DTW speed against librosa (numba) in one run: single pairs of the issue's sizes, and a batch.
 
-    python benchmarks/bench_dtw.py [--n 400] [--m 1200] [--batch 32] [--device cpu|cuda]
+    python benchmarks/bench_dtw.py [--batch 32] [--batch-n 400] [--batch-m 1200] [--device cpu|cuda]
 
-Subsequence DTW with the seed's steps [[1,1],[1,2],[2,1]] and weights [2,3,3] (row-wise
-recursion) and librosa's default steps (anti-diagonal wavefront). Medians; results as JSON.
+Single pairs (float64, with backtracking, the time from a cost matrix to the path):
+5000x5000 full DTW with librosa's default steps, and 2000x6000 subsequence DTW with the seed's
+steps [[1,1],[1,2],[2,1]] and weights [2,3,3]. Batch: ``--batch`` subsequence pairs of
+``--batch-n x --batch-m`` (librosa has no batch: its time is a loop). sliceq22 runs with
+``backend="auto"`` (compiled loops on the CPU when numba is installed; torch ops on a GPU) and,
+on the CPU, also with ``backend="torch"`` (the vectorised torch recursion). Medians; JSON out.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import median_time  # noqa: E402
+from benchmarks.common import machine_info, median_time, write_result  # noqa: E402
 from sliceq22.classic import dtw  # noqa: E402
+
+SEED = ([[1, 1], [1, 2], [2, 1]], [2, 3, 3])
+
+
+def _librosa_kw(steps, weights):
+    return {} if steps is None else dict(step_sizes_sigma=np.array(steps), weights_mul=np.array(weights, float))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=400)
-    p.add_argument("--m", type=int, default=1200)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch-n", type=int, default=400)
+    p.add_argument("--batch-m", type=int, default=1200)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     a = p.parse_args()
@@ -35,28 +42,45 @@ def main():
 
     cuda = a.device == "cuda"
     rng = np.random.default_rng(0)
-    C = rng.random((a.batch, a.n, a.m))
-    Ct = torch.from_numpy(C).to(a.device)
+    backends = ["auto"] if cuda else ["auto", "torch"]
     rows = []
-    for name, steps, weights in [("seed steps (rows)", [[1, 1], [1, 2], [2, 1]], [2, 3, 3]), ("default steps (wavefront)", None, None)]:
-        kw = {} if steps is None else dict(step_sizes_sigma=np.array(steps), weights_mul=np.array(weights, float))
-        t_lib1 = median_time(lambda: librosa.sequence.dtw(C=C[0], subseq=True, **kw))
-        t_ours1 = median_time(lambda: dtw(Ct[0], steps, weights, subsequence=True), cuda=cuda)
-        t_libB = t_lib1 * a.batch  # librosa has no batch: a loop of single pairs
-        t_oursB = median_time(lambda: dtw(Ct, steps, weights, subsequence=True), repeats=3, cuda=cuda)
-        rows.append({"case": name, "librosa_one_s": t_lib1, "sliceq22_one_s": t_ours1, "librosa_batch_s": t_libB,
-                     "sliceq22_batch_s": t_oursB, "batch_speedup": t_libB / t_oursB, "single_ratio": t_ours1 / t_lib1})
-    machine = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
-               "cpu_count": os.cpu_count(), "torch": torch.__version__, "librosa": librosa.__version__}
-    print(f"# DTW {a.n}x{a.m}, batch {a.batch}, subsequence, on {a.device} ({machine['cpu_count']} cores)")
+    singles = [("5000x5000 full, default steps", (5000, 5000), None, None, False),
+               ("2000x6000 subsequence, seed steps", (2000, 6000), *SEED, True)]
+    for name, shape, steps, weights, sub in singles:
+        C = rng.random(shape)
+        Ct = torch.from_numpy(C).to(a.device)
+        row = {"case": name, "librosa_s": median_time(lambda: librosa.sequence.dtw(C=C, subseq=sub, **_librosa_kw(steps, weights)), repeats=3)}
+        for b in backends:
+            if b == "torch" and shape == (5000, 5000):
+                continue  # 10k anti-diagonals of torch ops: minutes, not informative
+            row[f"sliceq22_{b}_s"] = median_time(lambda: dtw(Ct, steps, weights, subsequence=sub, backend=b), repeats=3, cuda=cuda)
+            row[f"ratio_{b}"] = row[f"sliceq22_{b}_s"] / row["librosa_s"]
+        rows.append(row)
+    C = rng.random((a.batch, a.batch_n, a.batch_m))
+    Ct = torch.from_numpy(C).to(a.device)
+    for name, steps, weights in [("seed steps (rows)", *SEED), ("default steps (wavefront)", None, None)]:
+        t_lib1 = median_time(lambda: librosa.sequence.dtw(C=C[0], subseq=True, **_librosa_kw(steps, weights)))
+        row = {"case": f"batch of {a.batch} {a.batch_n}x{a.batch_m} subsequence, {name}", "librosa_s": t_lib1 * a.batch}
+        for b in backends:
+            row[f"sliceq22_{b}_s"] = median_time(lambda: dtw(Ct, steps, weights, subsequence=True, backend=b), repeats=3, cuda=cuda)
+            row[f"speedup_{b}"] = row["librosa_s"] / row[f"sliceq22_{b}_s"]
+        rows.append(row)
+    machine = machine_info(cuda, librosa=librosa.__version__, numba=_numba_version())
+    print(f"# DTW on {a.device} ({machine['device']}, {machine['cpu_count']} cores, {machine['threads']} torch threads)")
     for r in rows:
-        print(f"{r['case']:<28} one pair: librosa {1e3 * r['librosa_one_s']:8.1f} ms, sliceq22 {1e3 * r['sliceq22_one_s']:8.1f} ms | "
-              f"batch: librosa {r['librosa_batch_s']:6.2f} s, sliceq22 {r['sliceq22_batch_s']:6.2f} s ({r['batch_speedup']:.1f}x)")
-    os.makedirs(a.out, exist_ok=True)
-    path = os.path.join(a.out, f"dtw_{a.device}_{machine['date'][:10]}.json")
-    with open(path, "w") as fh:
-        json.dump({"benchmark": "dtw", "n": a.n, "m": a.m, "batch": a.batch, "machine": machine, "results": rows}, fh, indent=2)
-    print(f"wrote {path}")
+        ours = ", ".join(f"{k[9:-2]} {r[k]:.3f} s" for k in r if k.startswith("sliceq22_"))
+        rel = ", ".join(f"{k} {r[k]:.2f}" for k in r if k.startswith(("ratio_", "speedup_")))
+        print(f"{r['case']:<58} librosa {r['librosa_s']:.3f} s | sliceq22 {ours} | {rel}")
+    write_result(a.out, f"dtw_{a.device}", {"benchmark": "dtw", "batch": [a.batch, a.batch_n, a.batch_m], "machine": machine, "results": rows})
+
+
+def _numba_version():
+    try:
+        import numba
+
+        return numba.__version__
+    except ImportError:
+        return None
 
 
 if __name__ == "__main__":
