@@ -7,7 +7,8 @@ Single pairs (float64, with backtracking, the time from a cost matrix to the pat
 steps [[1,1],[1,2],[2,1]] and weights [2,3,3]. Batch: ``--batch`` subsequence pairs of
 ``--batch-n x --batch-m`` (librosa has no batch: its time is a loop). sliceq22 runs with
 ``backend="auto"`` (compiled loops on the CPU when numba is installed; torch ops on a GPU) and,
-on the CPU, also with ``backend="torch"`` (the vectorised torch recursion). Medians; JSON out.
+on the CPU, also with ``backend="torch"`` (the vectorised torch recursion) and ``memory="low"``
+(one byte per cell). Medians; JSON out.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main():
                 continue  # 10k anti-diagonals of torch ops: minutes, not informative
             row[f"sliceq22_{b}_s"] = median_time(lambda: dtw(Ct, steps, weights, subsequence=sub, backend=b), repeats=3, cuda=cuda)
             row[f"ratio_{b}"] = row[f"sliceq22_{b}_s"] / row["librosa_s"]
+        if not cuda:
+            row["sliceq22_low_memory_s"] = median_time(lambda: dtw(Ct, steps, weights, subsequence=sub, memory="low"), repeats=3)
         rows.append(row)
     C = rng.random((a.batch, a.batch_n, a.batch_m))
     Ct = torch.from_numpy(C).to(a.device)

@@ -74,3 +74,51 @@ def backtrack(steps, sigma, start_n, start_m, subsequence):
         k += 1
     reached = (n == 0) if subsequence else (n == 0 and m == 0)
     return out[:, :k][:, ::-1].copy(), reached
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate_low_one(C, sigma, w_mul, w_add, subsequence, last, steps):
+    """:func:`_accumulate_one` keeping only ``p0 + 1`` rows of ``D`` (a ring) and uint8 steps;
+    writes the last row of ``D`` into ``last``."""
+    N, M = C.shape
+    p0 = 0
+    p1 = 0
+    for s in range(sigma.shape[0]):
+        p0 = max(p0, sigma[s, 0])
+        p1 = max(p1, sigma[s, 1])
+    R = p0 + 1
+    ring = np.full((R, M + p1), np.inf, dtype=C.dtype)
+    for n in range(N):
+        row = ring[n % R]
+        row[:] = np.inf
+        if n == 0:
+            row[p1] = C[0, 0]
+            if subsequence:
+                for m in range(M):
+                    row[p1 + m] = C[0, m]
+        for m in range(M):
+            c = C[n, m]
+            best = row[p1 + m]
+            arg = 0
+            for s in range(sigma.shape[0]):
+                dn = sigma[s, 0]
+                if dn > n:
+                    continue  # the padding rows above row 0 are all inf
+                cand = ring[(n - dn) % R, p1 + m - sigma[s, 1]] + (w_mul[s] * c + w_add[s])
+                if cand < best:
+                    best = cand
+                    arg = s
+            row[p1 + m] = best
+            steps[n, m] = arg
+    last[:] = ring[(N - 1) % R, p1:]
+
+
+@numba.njit(cache=True, parallel=True)
+def accumulate_low(C, sigma, w_mul, w_add, subsequence):
+    """``C (B, N, M)`` -> last rows of ``D`` ``(B, M)`` and uint8 step indices ``(B, N, M)``."""
+    B, N, M = C.shape
+    last = np.empty((B, M), dtype=C.dtype)
+    steps = np.zeros((B, N, M), dtype=np.uint8)
+    for b in numba.prange(B):
+        _accumulate_low_one(C[b], sigma, w_mul, w_add, subsequence, last[b], steps[b])
+    return last, steps

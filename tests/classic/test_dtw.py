@@ -87,6 +87,21 @@ def test_compiled_and_torch_paths_agree_bit_for_bit(backend):
         dtw(C, backend="cuda-magic")
 
 
+@pytest.mark.parametrize("backend", _backends()[1:])
+def test_low_memory_mode_gives_the_same_paths_and_end_costs(backend):
+    rng = np.random.default_rng(4)
+    C = torch.from_numpy(rng.random((3, 50, 90)))
+    for steps, weights, sub in [(SEED_STEPS, SEED_WEIGHTS, True), (SEED_STEPS, SEED_WEIGHTS, False), (None, None, False), (None, [1, 2, 1], True)]:
+        D, p = dtw(C, steps, weights, subsequence=sub)
+        last, q = dtw(C, steps, weights, subsequence=sub, memory="low")
+        assert last.shape == (3, 90) and last.dtype == C.dtype
+        assert torch.equal(last, D[:, -1]) and all(torch.equal(a, b) for a, b in zip(p, q))
+    with pytest.raises(ValueError, match="memory='low'"):
+        dtw(C, memory="low", backend="torch")
+    with pytest.raises(ValueError, match="beyond the steps' slope"):
+        dtw(torch.rand(5, 20), SEED_STEPS, SEED_WEIGHTS, memory="low")
+
+
 def test_no_path_and_bad_input_errors():
     C = torch.rand(5, 20)
     with pytest.raises(ValueError, match="beyond the steps' slope"):
