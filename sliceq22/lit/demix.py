@@ -5,7 +5,9 @@ Batches are ``(mixture (B, ch, n), targets (B, J, ch, n))`` from the data module
 * ``tf``: mean squared error of magnitudes, ``| sum_{j in S} est_j | - | sum_{j in S} true_j |``
   over every target subset ``S`` of size one and (with ``combination``) two: X-UMX's
   multi-domain combination loss, in the model's own transform domain (each ragged block, or
-  the STFT), normalised by the mixture's mean power;
+  the STFT), normalised by the mixture's mean power; for a
+  :class:`~sliceq22.models.demix.PerTargetDemixer` every target in its own domain (sums of
+  targets in different transforms are not defined), averaged over targets;
 * ``sdr``: the MDX SDR of every target's waveform (``10 log10(|s|^2 / |s - y|^2)``, with a tiny
   ``delta``), entering the loss negated and weighted.
 
@@ -23,7 +25,7 @@ import torch
 from torch import Tensor
 
 from sliceq22.lit.base import ConfiguredModule
-from sliceq22.models.demix import SliCQDemixer
+from sliceq22.models.demix import PerTargetDemixer, SliCQDemixer
 
 
 def sdr(reference: Tensor, estimate: Tensor, delta: float = 1e-7) -> Tensor:
@@ -46,7 +48,7 @@ class DemixModule(ConfiguredModule):
 
     def __init__(
         self,
-        model: SliCQDemixer,
+        model: SliCQDemixer | PerTargetDemixer,
         optimizer: Callable,
         scheduler: Callable | None = None,
         tf_weight: float = 1.0,
@@ -71,10 +73,18 @@ class DemixModule(ConfiguredModule):
     def targets(self) -> tuple[str, ...]:
         return self.model.targets
 
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if data is not None and hasattr(data, "targets") and tuple(data.targets) != self.targets:
+            raise ValueError(
+                f"the model predicts {self.targets} but the data yields {tuple(data.targets)}: "
+                f"set data.targets (or the model's targets / per-target transforms) to match, in the same order"
+            )
+
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
 
-    def _tf_loss(self, est: list[Tensor], true: list[Tensor], mix_blocks: list[Tensor]) -> Tensor:
+    def _tf_loss(self, est: list[Tensor], true: list[Tensor], mix_blocks: list[Tensor], A: Tensor) -> Tensor:
         """Combination MSE of magnitudes over all blocks at once (one flattened tensor).
 
         The subset sums are one real tensor contraction over the target axis of the
@@ -83,7 +93,7 @@ class DemixModule(ConfiguredModule):
         E = torch.view_as_real(torch.cat([e.flatten(3) for e in est], dim=-1))  # (B, J, ch, N, 2)
         T = torch.view_as_real(torch.cat([t.flatten(3) for t in true], dim=-1))
         power = sum(b.abs().square().sum() for b in mix_blocks) / sum(b.numel() for b in mix_blocks)
-        A = self.subset_matrix.to(E.dtype)  # (subsets, J)
+        A = A.to(E.dtype)  # (subsets, J)
 
         def magnitude(z: Tensor) -> Tensor:
             return (torch.tensordot(A, z, dims=([1], [1])).square().sum(-1) + 1e-12).sqrt()  # (subsets, B, ch, N)
@@ -94,9 +104,12 @@ class DemixModule(ConfiguredModule):
         mixture, targets = batch
         mixture, targets = mixture.float(), targets.float()
         y, est, mix_blocks = self.model(mixture, return_spec=True)
-        C = self.model.transform(targets)
-        true = list(C.blocks) if self.model.sliced else [C]
-        tf = self._tf_loss(est, true, mix_blocks)
+        true = self.model.target_coefficients(targets)
+        if isinstance(self.model, PerTargetDemixer):  # each target in its own domain
+            one = self.subset_matrix.new_ones(1, 1)
+            tf = sum(self._tf_loss(e, t, m, one) for e, t, m in zip(est, true, mix_blocks)) / len(est)
+        else:
+            tf = self._tf_loss(est, true, mix_blocks, self.subset_matrix)
         scores = sdr(targets, y)  # (B, J)
         loss = self.tf_weight * tf - self.sdr_weight * scores.mean()
         log = {f"{stage}/loss": loss, f"{stage}/tf": tf, f"{stage}/sdr": scores.mean()}

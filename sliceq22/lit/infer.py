@@ -82,7 +82,11 @@ def load_separator(ckpt: str, device: str = "cpu", wiener_iterations: int | None
     if not isinstance(module, DemixModule):
         raise ValueError(f"{ckpt} holds a {type(module).__name__}, not a demixing model (experiment=demix)")
     if wiener_iterations is not None:
-        module.model.wiener_iterations = int(wiener_iterations)
+        if not hasattr(module.model, "wiener_iterations"):
+            if int(wiener_iterations) > 0:
+                raise ValueError(f"{type(module.model).__name__} has no Wiener post-filter (its targets live in different transforms)")
+        else:
+            module.model.wiener_iterations = int(wiener_iterations)
     return module.model
 
 

@@ -25,6 +25,13 @@ Design record:
 
     With ``transform`` an STFT the same net runs on the STFT's own grid: the STFT control of
     the xumx-sliCQ papers, with identical model capacity.
+
+    :class:`PerTargetDemixer` is the other branch of that lineage: every target gets its own
+    transform (e.g. the per-target optima of the oracle parameter search) and its own network
+    predicting a sigmoid mask there; masks from different transforms cannot be normalised
+    against each other, so the time-domain estimates are made to add up to the mixture by the
+    mixture-consistency projection (Wisdom et al. 2019: each estimate receives an equal share
+    of the residual).
 """
 
 from __future__ import annotations
@@ -104,6 +111,9 @@ class SliCQDemixer(nn.Module):
         wiener_iterations: EM steps of the multichannel Wiener post-filter
             (:func:`sliceq22.filtering.wiener_em`) on the masked estimates, per block of the
             transform (0: masks only). Differentiable; usually raised for inference only.
+        mask: ``"softmax"`` over targets (the estimates partition the mixture) or
+            ``"sigmoid"`` per target (independent masks, as one branch of
+            :class:`PerTargetDemixer`).
 
     Shape:
         ``forward(x (B, ch, samples)) -> (B, targets, ch, samples)``;
@@ -114,8 +124,11 @@ class SliCQDemixer(nn.Module):
 
     def __init__(self, transform: nn.Module, targets: Sequence[str] = ("drums", "bass", "other", "vocals"), channels: int = 2,
                  hidden: int = 24, dilations: Sequence[int] = (1, 2, 4, 8), kernel: Sequence[int] = (3, 5),
-                 mask_hop: float = 0.0116, wiener_iterations: int = 0):
+                 mask_hop: float = 0.0116, wiener_iterations: int = 0, mask: str = "softmax"):
         super().__init__()
+        if mask not in ("softmax", "sigmoid"):
+            raise ValueError(f"mask must be 'softmax' (a partition of the mixture) or 'sigmoid' (independent), got {mask!r}")
+        self.mask = mask
         self.transform, self.targets, self.channels = transform, tuple(targets), int(channels)
         self.mask_hop, self.wiener_iterations = float(mask_hop), int(wiener_iterations)
         self.sample_rate = float(transform.sample_rate)
@@ -123,6 +136,9 @@ class SliCQDemixer(nn.Module):
         self.sliced = isinstance(transform, SliCQT)
         freqs = transform.frequencies.clamp_min(10.0)
         self.register_buffer("log_freq", (torch.log(freqs) - math.log(1000.0)).float() / 3.0, persistent=False)
+
+    def _normalise(self, logits: Tensor) -> Tensor:
+        return torch.softmax(logits, dim=1) if self.mask == "softmax" else torch.sigmoid(logits)
 
     def _features(self, mag: Tensor, frame_periods: Tensor) -> Tensor:
         """``(B, ch, bins, frames)`` magnitude image -> network input with two position planes:
@@ -150,7 +166,7 @@ class SliCQDemixer(nn.Module):
         if not self.sliced:
             mag = C.abs()
             periods = torch.full((mag.shape[-2],), self.transform.hop_length / self.sample_rate, device=mag.device)
-            return [torch.softmax(self.net(self._features(mag, periods)), dim=1)]
+            return [self._normalise(self.net(self._features(mag, periods)))]
         blocks = list(C.blocks)
         S = blocks[0].shape[-2]
         T = self._grid(0, (S + 1) * self.transform.slice_len // 2)
@@ -165,7 +181,7 @@ class SliCQDemixer(nn.Module):
             periods.append(torch.full((F,), self.transform.slice_len / M / self.sample_rate))
         image = torch.cat(rows, dim=-2)  # (B, ch, bins, T)
         logits = self.net(self._features(image, torch.cat(periods).to(image.device)))
-        m_all = torch.softmax(logits, dim=1)  # (B, targets, ch, bins, T)
+        m_all = self._normalise(logits)  # (B, targets, ch, bins, T)
         out, row = [], 0
         for b in blocks:
             F, M = b.shape[-3], b.shape[-1]
@@ -191,16 +207,82 @@ class SliCQDemixer(nn.Module):
         y = self.transform.inverse(coeffs, x.shape[-1])
         return (y, est, blocks) if return_spec else y
 
+    def target_coefficients(self, targets: Tensor) -> list[Tensor]:
+        """The true targets ``(B, J, ch, samples)`` in the model's domain: blocks ``(B, J, ch, ...)``."""
+        C = self.transform(targets)
+        return list(C.blocks) if self.sliced else [C]
+
     @torch.no_grad()
     def separate(self, mix: Tensor, references: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
         """The separation contract: ``(ch, samples)`` or ``(B, ch, samples)`` -> ``{target: same}``."""
-        mix = check_mix(mix)
-        batched = mix.dim() == 3
-        x = mix if batched else mix[None]
-        mono = x.shape[1] == 1 and self.channels == 2
-        if mono:
-            x = x.expand(-1, 2, -1)
-        y = self(x.to(self.log_freq.device, torch.float32)).to(mix.dtype)
-        if mono:
-            y = y.mean(2, keepdim=True)
-        return {t: (y[:, j] if batched else y[0, j]).to(mix.device) for j, t in enumerate(self.targets)}
+        return _separate(self, mix)
+
+
+def _separate(model: nn.Module, mix: Tensor) -> dict[str, Tensor]:
+    """``separate`` of both demixers: mono is duplicated to the model's stereo and averaged back."""
+    mix = check_mix(mix)
+    batched = mix.dim() == 3
+    x = mix if batched else mix[None]
+    mono = x.shape[1] == 1 and model.channels == 2
+    if mono:
+        x = x.expand(-1, 2, -1)
+    device = next(iter(model.buffers())).device
+    y = model(x.to(device, torch.float32)).to(mix.dtype)
+    if mono:
+        y = y.mean(2, keepdim=True)
+    return {t: (y[:, j] if batched else y[0, j]).to(mix.device) for j, t in enumerate(model.targets)}
+
+
+class PerTargetDemixer(nn.Module):
+    """One transform and one mask network per target, estimates made mixture-consistent.
+
+    Args:
+        transforms: ``{target: transform}`` (sliCQTs with different parameters, or STFTs), all
+            at one sample rate; the targets are its keys, in order.
+        channels, hidden, dilations, kernel, mask_hop: of every branch (see
+            :class:`SliCQDemixer`); each branch is a ``SliCQDemixer`` with one sigmoid target.
+        mixture_consistency: add ``(x - sum_j y_j) / J`` to every estimate so they add up to
+            the mixture (the per-target counterpart of softmax masks).
+
+    Shape:
+        ``forward(x (B, ch, samples)) -> (B, targets, ch, samples)``.
+    """
+
+    needs_references = False
+    sliced = True
+
+    def __init__(self, transforms: Mapping[str, nn.Module], channels: int = 2, hidden: int = 16,
+                 dilations: Sequence[int] = (1, 2, 4, 8), kernel: Sequence[int] = (3, 5), mask_hop: float = 0.0116,
+                 mixture_consistency: bool = True):
+        super().__init__()
+        if not transforms:
+            raise ValueError("PerTargetDemixer needs at least one {target: transform}")
+        rates = {float(t.sample_rate) for t in transforms.values()}
+        if len(rates) != 1:
+            raise ValueError(f"all per-target transforms must share one sample rate, got {sorted(rates)}")
+        self.targets, self.channels = tuple(transforms), int(channels)
+        self.sample_rate = rates.pop()
+        self.mixture_consistency = bool(mixture_consistency)
+        self.branches = nn.ModuleDict({
+            t: SliCQDemixer(tr, (t,), channels, hidden, dilations, kernel, mask_hop, 0, mask="sigmoid") for t, tr in transforms.items()
+        })
+
+    def forward(self, x: Tensor, return_spec: bool = False):
+        """Estimates ``(B, targets, ch, samples)``; with ``return_spec`` also, per target, its
+        masked blocks ``(B, 1, ch, ...)`` and the mixture's blocks in its domain."""
+        if x.dim() != 3 or x.shape[1] != self.channels:
+            raise ValueError(f"expected audio (batch, {self.channels}, samples), got {tuple(x.shape)}")
+        outs = [branch(x, return_spec=True) for branch in self.branches.values()]
+        y = torch.cat([o[0] for o in outs], dim=1)
+        if self.mixture_consistency:
+            y = y + (x - y.sum(1)).unsqueeze(1) / len(self.targets)
+        return (y, [o[1] for o in outs], [o[2] for o in outs]) if return_spec else y
+
+    def target_coefficients(self, targets: Tensor) -> list[list[Tensor]]:
+        """Per target ``j``, its true audio ``targets[:, j]`` in branch ``j``'s domain."""
+        return [b.target_coefficients(targets[:, j : j + 1]) for j, b in enumerate(self.branches.values())]
+
+    @torch.no_grad()
+    def separate(self, mix: Tensor, references: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """The separation contract: ``(ch, samples)`` or ``(B, ch, samples)`` -> ``{target: same}``."""
+        return _separate(self, mix)

@@ -46,6 +46,13 @@ def test_fast_dev_run_stft_control(tmp_path, data_root):
     _run(tmp_path, *TINY, "transform=stft_2048", f"data.root={data_root}", "trainer.fast_dev_run=true")
 
 
+def test_fast_dev_run_per_target_transforms(tmp_path, data_root):
+    _run(tmp_path, *TINY, "model=demix_per_target", f"data.root={data_root}", "trainer.fast_dev_run=true")
+    out = _run(tmp_path / "bad", *TINY, "model=demix_per_target", f"data.root={data_root}", "data.targets=[vocals]",
+               "trainer.fast_dev_run=true", ok=False)
+    assert out.returncode != 0 and "data yields" in out.stderr
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_root):
     run = tmp_path_factory.mktemp("run")

@@ -78,3 +78,28 @@ def test_mixed_precision_autocast(music3):
     assert y.dtype == torch.float32 and torch.isfinite(y).all()
     y.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_per_target_transforms_partition_the_mixture_and_learn(music3):
+    from sliceq22.models.demix import PerTargetDemixer
+
+    torch.manual_seed(0)
+    transforms = {
+        "drums": SliCQT(scale="bark", fmin=60.0, fmax=SR / 2, bins=32, sample_rate=SR),
+        "bass": SliCQT(scale="log", fmin=30.0, fmax=SR / 2, bins=24, sample_rate=SR),
+        "vocals": STFT(1024, 256, sample_rate=SR),
+    }
+    model = PerTargetDemixer(transforms, hidden=4, dilations=(1,))
+    assert model.targets == ("drums", "bass", "vocals")
+    x = music3[:, : SR // 2].float()[None].repeat(2, 1, 1)
+    y, est, mix = model(x, return_spec=True)
+    assert y.shape == (2, 3, 2, SR // 2) and len(est) == len(mix) == 3
+    assert ((y.sum(1) - x).norm() / x.norm()) < 1e-4  # mixture consistency
+    assert est[0][0].shape[:3] == (2, 1, 2) and est[2][0].shape[:3] == (2, 1, 2)
+    y[:, 1].square().mean().backward()
+    for name, branch in model.branches.items():  # every branch's net gets a gradient
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in branch.parameters()), name
+    out = model.separate(music3[:1, : SR // 4])  # mono in, mono out
+    assert set(out) == set(transforms) and out["bass"].shape == (1, SR // 4)
+    with pytest.raises(ValueError, match="sample rate"):
+        PerTargetDemixer({"a": STFT(1024, 256, sample_rate=SR), "b": STFT(1024, 256, sample_rate=22050)})
