@@ -199,7 +199,8 @@ class SliCQDemixer(nn.Module):
         C = self.transform(x)
         masks = self.masks(C)
         blocks = list(C.blocks) if self.sliced else [C]
-        est = [m * b[:, None] for m, b in zip(masks, blocks)]  # (B, targets, ch, ...)
+        # (B, targets, ch, ...): masks times the mixture, through the real view (ONNX-exportable)
+        est = [torch.view_as_complex(m[..., None] * torch.view_as_real(b)[:, None]) for m, b in zip(masks, blocks)]
         if self.wiener_iterations > 0:
             dims = 2 if self.sliced else 1
             est = [torch.stack(wiener_em(b, e.unbind(1), self.wiener_iterations, dims), dim=1) for e, b in zip(est, blocks)]

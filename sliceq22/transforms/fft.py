@@ -119,4 +119,16 @@ def irfft(x: Tensor, n: int) -> Tensor:
     return torch.fft.irfft(x, n=n, dim=-1)
 
 
-__all__ = ["fft", "ifft", "rfft", "irfft", "largest_prime_factor"]
+def cview(z: Tensor, fn) -> Tensor:
+    """``fn(z)`` for a view or indexing op ``fn`` on complex ``z``, done on its real view.
+
+    ``fn`` receives ``torch.view_as_real(z)`` (a trailing ``(re, im)`` dim, so negative dims
+    shift by one) and must keep that dim last. Free in eager mode; the point is export: the
+    ONNX exporter has FFTs and element-wise ops for complex tensors but no complex reshape,
+    transpose, unsqueeze or indexing, so the transforms keep complex values only between
+    FFTs and element-wise ops and move everything else through this.
+    """
+    return torch.view_as_complex(fn(torch.view_as_real(z)))
+
+
+__all__ = ["cview", "fft", "ifft", "rfft", "irfft", "largest_prime_factor"]

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from . import fft as _fft
+from .fft import cview
 from .coefficients import Layout, SliCQCoefficients
 from .frame import SlicedFrame, build_frame, minimum_slice_len
 from .overlap import overlap_add
@@ -82,12 +83,14 @@ def _as_real_float(x: Tensor, what: str) -> tuple[Tensor, torch.dtype]:
 class _WindowRows(torch.autograd.Function):
     """All bins' frequency windows as rows, read from an ``unfold`` view (no element gather).
 
-    Forward: for each group, ``spec.unfold(-1, M_g / 2, 2)[..., starts_g, :]`` with two starts
-    per bin (centre, then centre - M/2): the two halves of the window in zero-phase order,
-    contiguous runs copied row by row (5x faster than an element-wise gather on CPU), viewed
-    as ``(..., n, M)`` for free. Backward: the adjoint,
-    one ``index_add`` of all rows into the spectrum; plain autograd through the indexed
-    unfold view would materialise the whole unfolded tensor (seconds instead of ms).
+    Works on the real view of the spectrum with (re, im) interleaved, ``(..., 2 F)``, so that
+    no complex tensor is indexed (see :func:`~sliceq22.transforms.fft.cview`). Forward: for
+    each group, ``spec.unfold(-1, M_g, 4)[..., starts_g, :]`` with two starts per bin (centre,
+    then centre - M/2): the two halves of the window in zero-phase order, contiguous runs
+    copied row by row (5x faster than an element-wise gather on CPU), viewed as
+    ``(..., n, 2 M)`` for free. Backward: the adjoint, one ``index_add`` of all rows into the
+    spectrum; plain autograd through the indexed unfold view would materialise the whole
+    unfolded tensor (seconds instead of ms).
     """
 
     @staticmethod
@@ -97,7 +100,7 @@ class _WindowRows(torch.autograd.Function):
         ctx.sizes = sizes
         rows, k = [], 0
         for n, m in sizes:
-            half_rows = spec.unfold(-1, m // 2, 2)[..., starts[k : k + 2 * n], :]
+            half_rows = spec.unfold(-1, m, 4)[..., starts[k : k + 2 * n], :]  # m reals = m/2 complex
             rows.append(half_rows.unflatten(-2, (n, 2)).flatten(-2))
             k += 2 * n
         return tuple(rows)
@@ -111,8 +114,8 @@ class _WindowRows(torch.autograd.Function):
         offset = 0
         for g, (n, m) in zip(grads, ctx.sizes):
             if g is not None:
-                grad.index_add_(-1, positions[offset : offset + n * m], g.reshape(lead + (n * m,)))
-            offset += n * m
+                grad.index_add_(-1, positions[offset : offset + 2 * n * m], g.reshape(lead + (2 * n * m,)))
+            offset += 2 * n * m
         return grad, None, None, None
 
 
@@ -248,7 +251,8 @@ class SliCQT(nn.Module):
         centre, lower = frame.centers + pad_lo, starts + pad_lo
         buf("window_start", torch.as_tensor(np.stack((centre, lower), 1).reshape(-1) // 2, dtype=torch.long))
         zero_phase = [np.roll(lower[k] + np.arange(int(M[k])), -(int(M[k]) // 2)) for k in range(n_real)]
-        buf("window_positions", cat(zero_phase, torch.long))
+        interleaved = [np.stack((2 * z, 2 * z + 1), 1).reshape(-1) for z in zero_phase]  # (re, im) of each
+        buf("window_positions", cat(interleaved, torch.long))
         buf("analysis_window", cat(win, torch.float64))
         # inverse: every entry adds into the half spectrum at its position (entries beyond
         # N/2 go to a dump slot N/2 + 1), and the few bins whose mirror image at negative
@@ -313,23 +317,26 @@ class SliCQT(nn.Module):
         total = (2 * S + 2) * quarter  # = (S - 1) * N/2 + N
         xp = torch.nn.functional.pad(x.reshape(-1, samples), (2 * quarter, total - 2 * quarter - samples))
         slices = xp.unfold(-1, N, N // 2) * self.slice_window.to(dtype)  # (B, S, N)
-        spec = _fft.rfft(slices)  # (B, S, N/2 + 1)
+        spec = torch.view_as_real(_fft.rfft(slices))  # (B, S, N/2 + 1, 2)
         half = N // 2
         ext = [spec]
+        conj = spec.new_tensor([1.0, -1.0])
         if self.pad_lo:
-            ext.insert(0, spec[..., 1 : self.pad_lo + 1].flip(-1).conj())
+            ext.insert(0, spec[..., 1 : self.pad_lo + 1, :].flip(-2) * conj)
         if self.pad_hi:
-            ext.append(spec[..., half - self.pad_hi : half].flip(-1).conj())
-        ext = torch.cat(ext, dim=-1) if len(ext) > 1 else spec
+            ext.append(spec[..., half - self.pad_hi : half, :].flip(-2) * conj)
+        ext = (torch.cat(ext, dim=-2) if len(ext) > 1 else spec).flatten(-2)  # (B, S, 2 F): re, im interleaved
         window = self.analysis_window.to(dtype)
         blocks = []
         lead = x.shape[:-1]
         sizes = tuple((n, m) for _, n, m in self.groups)
         all_rows = _WindowRows.apply(ext, self.window_start, self.window_positions, sizes)
         w = 0
-        for rows, (n, m) in zip(all_rows, sizes):  # rows: (B, S, n, m), zero-phase order
-            c = _fft.ifft(rows * window[w : w + n * m].view(n, m)).transpose(-3, -2)  # (B, n, S, m)
-            blocks.append(c.unflatten(0, lead) if lead else c[0])
+        for rows, (n, m) in zip(all_rows, sizes):  # rows: (B, S, n, 2m), zero-phase order
+            rows = rows.unflatten(-1, (m, 2)) * window[w : w + n * m].view(n, m, 1)
+            c = _fft.ifft(torch.view_as_complex(rows))  # (B, S, n, m)
+            c = cview(c, lambda r: r.transpose(-4, -3).unflatten(0, lead) if lead else r.transpose(-4, -3)[0])
+            blocks.append(c)  # (..., n, S, m): a view of the ifft output
             w += n * m
         return SliCQCoefficients(blocks)
 
@@ -368,18 +375,19 @@ class SliCQT(nn.Module):
         B = math.prod(lead)
         N = self.slice_len
         dual = self.synthesis_window.to(rtype)
-        half_spec = torch.zeros((B, S, N // 2 + 2), dtype=ctype, device=blocks[0].device)
+        half_spec = torch.zeros((B, S, N // 2 + 2, 2), dtype=rtype, device=blocks[0].device)  # real view
+        conj = half_spec.new_tensor([1.0, -1.0])
         w = r = 0
         for blk, (_, n, m), n_mirror in zip(blocks, self.groups, self.mirror_counts):
             # (B, S, n, m): a free view for blocks that came from forward()
-            spec = _fft.fft(blk.to(ctype).reshape((B, n, S, m)).transpose(-3, -2))
-            spec = (spec * dual[w : w + n * m].view(n, m)).reshape(B, S, n * m)
-            half_spec.index_add_(-1, self.scatter_dst[w : w + n * m], spec)
+            spec = _fft.fft(cview(blk.to(ctype), lambda z: z.reshape((B, n, S, m, 2)).transpose(-4, -3)))
+            spec = (torch.view_as_real(spec) * dual[w : w + n * m].view(n, m, 1)).reshape(B, S, n * m, 2)
+            half_spec.index_add_(-2, self.scatter_dst[w : w + n * m], spec)
             if n_mirror:
-                mirrored = spec[..., self.mirror_src[r : r + n_mirror]].conj()
-                half_spec.index_add_(-1, self.mirror_dst[r : r + n_mirror], mirrored)
+                mirrored = spec[..., self.mirror_src[r : r + n_mirror], :] * conj
+                half_spec.index_add_(-2, self.mirror_dst[r : r + n_mirror], mirrored)
             w, r = w + n * m, r + n_mirror
-        half_spec = half_spec[..., : N // 2 + 1]
+        half_spec = torch.view_as_complex(half_spec[..., : N // 2 + 1, :])
         slices = _fft.irfft(half_spec, N)  # (B, S, N)
         y = overlap_add(slices)[..., N // 2 : N // 2 + length]
         return y.reshape(lead + (length,))
