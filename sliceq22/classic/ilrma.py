@@ -9,7 +9,8 @@ for every source in turn (Kitamura's order; seed 001 updates all source models f
    square-root exponent that makes them monotone);
 2. spatial model: iterative projection, ``w_n = (W U_n)^{-1} e_n``,
    ``w_n /= sqrt(w_n^H U_n w_n)``, ``U_n = mean_t x x^H / r_n``, per frequency (skipped in
-   bins where ``W U_n`` is ill-conditioned, so the cost never diverges);
+   bins where ``W U_n`` is singular or its 1-norm condition number exceeds ``threshold``, so
+   the cost never diverges);
 3. power normalisation of every source (``W``, ``Y`` and ``T`` rescaled together, which leaves
    the cost unchanged).
 
@@ -33,6 +34,15 @@ from torch import Tensor, nn
 def _power(Y: Tensor) -> Tensor:
     """``|Y|^2`` without the square root of ``abs`` (the hot spot of the updates)."""
     return Y.real.square() + Y.imag.square()
+
+
+def _filter(W: Tensor, Xt: Tensor) -> Tensor:
+    """``W @ Xt`` per bin, ``(..., F, N, C) x (..., F, C, T) -> (..., F, N, T)``, as a sum of C
+    broadcast products: 1.7x faster than a batched complex matmul of tiny matrices on CPU."""
+    out = W[..., :, 0, None] * Xt[..., None, 0, :]
+    for c in range(1, W.shape[-1]):
+        out = out + W[..., :, c, None] * Xt[..., None, c, :]
+    return out
 
 
 def demix(W: Tensor, X: Tensor) -> Tensor:
@@ -80,7 +90,7 @@ def ilrma(
         proj_back: scale the outputs back to microphone ``ref``.
         ref: reference microphone for the projection back.
         eps: floor of the variances.
-        threshold: condition number above which a bin's IP update is skipped.
+        threshold: 1-norm condition number of ``W U_n`` above which a bin's IP update is skipped.
         generator: for the random initialisation of the NMF factors.
         return_loss: also return the per-iteration negative log-likelihood ``(..., n_iter + 1)``.
 
@@ -108,33 +118,49 @@ def ilrma(
     V = (0.1 + 0.9 * torch.rand(lead + (C, n_basis, Tn), generator=generator, dtype=rdtype)).to(X.device)
     Xt = X.transpose(-3, -2).contiguous()  # (..., F, C, T): one (C x T) matrix per bin (contiguous: bmm, not a loop)
     XtH = Xt.conj().transpose(-1, -2).contiguous()  # (..., F, T, C)
-    eye = torch.eye(C, dtype=X.dtype, device=X.device)
+    # the outer products x x^H of every (bin, frame) as real numbers, (..., F, T, 2 C^2): then
+    # U_n = mean_t x x^H / r_n is one real (1 x T) @ (T x 2C^2) product per bin instead of a
+    # complex division and a complex (C x T) @ (T x C) product (2-3x faster); skipped when it
+    # would hold more than ~64M numbers (many channels and long signals)
+    outer = None
+    if Xt.numel() * C * 2 <= 64_000_000:
+        outer = torch.view_as_real(torch.einsum("...fct,...fdt->...ftcd", Xt, Xt.conj())).flatten(-3)
     losses = [negative_loglikelihood(X, W, T, V, eps)] if return_loss else []
+    P = _power(_filter(W, Xt)).transpose(-3, -2)  # (..., N, F, T): |y|^2 of the current W
     for _ in range(n_iter):
         # per source, as in Kitamura's ILRMA: its source model, then its demixing filter
-        P = _power(W @ Xt).transpose(-3, -2)  # (..., N, F, T)
         for n in range(C):
             Tn_, Vn = T[..., n, :, :], V[..., n, :, :]
+            Pn = P[..., n, :, :]
             # 1. source model: IS-NMF with exponent 1/2
-            TV = (Tn_ @ Vn).clamp_min(eps)
-            Tn_ = Tn_ * (((P[..., n, :, :] / TV**2) @ Vn.transpose(-1, -2)) / ((1 / TV) @ Vn.transpose(-1, -2)).clamp_min(eps)).sqrt()
-            TV = (Tn_ @ Vn).clamp_min(eps)
-            Vn = Vn * ((Tn_.transpose(-1, -2) @ (P[..., n, :, :] / TV**2)) / (Tn_.transpose(-1, -2) @ (1 / TV)).clamp_min(eps)).sqrt()
+            inv = 1 / (Tn_ @ Vn).clamp_min(eps)
+            Tn_ = Tn_ * (((Pn * inv * inv) @ Vn.transpose(-1, -2)) / (inv @ Vn.transpose(-1, -2)).clamp_min(eps)).sqrt()
+            inv = 1 / (Tn_ @ Vn).clamp_min(eps)
+            Vn = Vn * ((Tn_.transpose(-1, -2) @ (Pn * inv * inv)) / (Tn_.transpose(-1, -2) @ inv).clamp_min(eps)).sqrt()
             T, V = T.clone(), V.clone()
             T[..., n, :, :], V[..., n, :, :] = Tn_, Vn
             # 2. spatial model: iterative projection
-            R = (Tn_ @ Vn).clamp_min(eps)  # (..., F, T)
-            U = ((Xt / R[..., None, :]) @ XtH) / Tn  # (..., F, C, C): mean over t of x x^H / r
+            inv = 1 / (Tn_ @ Vn).clamp_min(eps)  # (..., F, T): 1 / r_n
+            if outer is not None:
+                U = torch.view_as_complex((inv.unsqueeze(-2) @ outer).unflatten(-1, (C, C, 2))).squeeze(-3) / Tn
+            else:
+                U = ((Xt * inv[..., None, :]) @ XtH) / Tn  # (..., F, C, C): mean over t of x x^H / r
             WU = W @ U
-            ok = torch.linalg.cond(WU) < threshold  # (..., F)
-            w = torch.linalg.solve(WU, eye[n].expand(WU.shape[:-1]))  # (..., F, C)
+            # one LU per bin gives the update and a 1-norm condition number (an SVD per bin cost
+            # as much as the rest of the update); ill-conditioned bins keep their filter
+            WU_inv, info = torch.linalg.inv_ex(WU)
+            cond = WU.abs().sum(-2).amax(-1) * WU_inv.abs().sum(-2).amax(-1)  # ||A||_1 ||A^-1||_1
+            ok = (info == 0) & torch.isfinite(cond) & (cond < threshold)  # (..., F)
+            w = WU_inv[..., :, n]  # (WU)^{-1} e_n
             wUw = torch.einsum("...c,...cd,...d->...", w.conj(), U, w).real.clamp_min(eps)
             W = W.clone()
             W[..., n, :] = torch.where(ok[..., None], w.conj() / wUw.sqrt()[..., None], W[..., n, :])
         # 3. power normalisation
-        aux = _power(W @ Xt).mean((-3, -1)).sqrt().clamp_min(eps)  # (..., N)
+        Pw = _power(_filter(W, Xt))  # (..., F, N, T)
+        aux = Pw.mean((-3, -1)).sqrt().clamp_min(eps)  # (..., N)
         W = W / aux[..., None, :, None]
         T = T / aux[..., :, None, None] ** 2
+        P = (Pw / aux[..., None, :, None] ** 2).transpose(-3, -2)  # |y|^2 of the normalised W, for free
         if return_loss:
             losses.append(negative_loglikelihood(X, W, T, V, eps))
     Y = demix(W, X)
