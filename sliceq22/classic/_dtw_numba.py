@@ -14,13 +14,20 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def _accumulate_one(C, sigma, w_mul, w_add, subsequence, D, steps):
-    N, M = C.shape
+def _pads(sigma):
+    """The largest row and column step: the padding of ``D`` above and to the left."""
     p0 = 0
     p1 = 0
     for s in range(sigma.shape[0]):
         p0 = max(p0, sigma[s, 0])
         p1 = max(p1, sigma[s, 1])
+    return p0, p1
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate_one(C, sigma, w_mul, w_add, subsequence, D, steps):
+    N, M = C.shape
+    p0, p1 = _pads(sigma)
     D[p0, p1] = C[0, 0]
     if subsequence:
         for m in range(M):
@@ -43,11 +50,7 @@ def _accumulate_one(C, sigma, w_mul, w_add, subsequence, D, steps):
 def accumulate(C, sigma, w_mul, w_add, subsequence):
     """``C (B, N, M)`` -> padded ``D`` and step indices ``(B, N + p0, M + p1)``."""
     B, N, M = C.shape
-    p0 = 0
-    p1 = 0
-    for s in range(sigma.shape[0]):
-        p0 = max(p0, sigma[s, 0])
-        p1 = max(p1, sigma[s, 1])
+    p0, p1 = _pads(sigma)
     D = np.full((B, N + p0, M + p1), np.inf, dtype=C.dtype)
     steps = np.zeros((B, N + p0, M + p1), dtype=np.int64)
     for b in numba.prange(B):
@@ -81,11 +84,7 @@ def _accumulate_low_one(C, sigma, w_mul, w_add, subsequence, last, steps):
     """:func:`_accumulate_one` keeping only ``p0 + 1`` rows of ``D`` (a ring) and uint8 steps;
     writes the last row of ``D`` into ``last``."""
     N, M = C.shape
-    p0 = 0
-    p1 = 0
-    for s in range(sigma.shape[0]):
-        p0 = max(p0, sigma[s, 0])
-        p1 = max(p1, sigma[s, 1])
+    p0, p1 = _pads(sigma)
     R = p0 + 1
     ring = np.full((R, M + p1), np.inf, dtype=C.dtype)
     for n in range(N):
