@@ -45,6 +45,17 @@ def _filter(W: Tensor, Xt: Tensor) -> Tensor:
     return out
 
 
+def _source_power(W: Tensor, Xt: Tensor, outer: Tensor | None) -> Tensor:
+    """``|W x|^2`` per bin, source and frame, ``(..., F, N, T)``. With the real outer products
+    ``x x^H`` (``(..., F, T, 2 C^2)``): ``|w^H x|^2 = sum_cd Re(w_c conj(w_d) x_c conj(x_d))``,
+    one real matmul per bin instead of complex products (2x faster on CPU)."""
+    if outer is None:
+        return _power(_filter(W, Xt))
+    M = torch.view_as_real(W[..., :, :, None] * W[..., :, None, :].conj())  # (..., F, N, C, C, 2)
+    M = (M * M.new_tensor([1.0, -1.0])).flatten(-3)  # Re(a b) = a_r b_r - a_i b_i
+    return (M @ outer.transpose(-1, -2)).clamp_min(0)
+
+
 def demix(W: Tensor, X: Tensor) -> Tensor:
     """``Y[n, f, t] = sum_c W[f, n, c] X[c, f, t]``. Shape: ``W (..., F, N, C)``, ``X (..., C, F, T)``."""
     return torch.einsum("...fnc,...cft->...nft", W, X)
@@ -126,7 +137,7 @@ def ilrma(
     if Xt.numel() * C * 2 <= 64_000_000:
         outer = torch.view_as_real(torch.einsum("...fct,...fdt->...ftcd", Xt, Xt.conj())).flatten(-3)
     losses = [negative_loglikelihood(X, W, T, V, eps)] if return_loss else []
-    P = _power(_filter(W, Xt)).transpose(-3, -2)  # (..., N, F, T): |y|^2 of the current W
+    P = _source_power(W, Xt, outer).transpose(-3, -2)  # (..., N, F, T): |y|^2 of the current W
     for _ in range(n_iter):
         # per source, as in Kitamura's ILRMA: its source model, then its demixing filter
         for n in range(C):
@@ -156,7 +167,7 @@ def ilrma(
             W = W.clone()
             W[..., n, :] = torch.where(ok[..., None], w.conj() / wUw.sqrt()[..., None], W[..., n, :])
         # 3. power normalisation
-        Pw = _power(_filter(W, Xt))  # (..., F, N, T)
+        Pw = _source_power(W, Xt, outer)  # (..., F, N, T)
         aux = Pw.mean((-3, -1)).sqrt().clamp_min(eps)  # (..., N)
         W = W / aux[..., None, :, None]
         T = T / aux[..., :, None, None] ** 2
