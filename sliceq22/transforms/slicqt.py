@@ -258,10 +258,12 @@ class SliCQT(nn.Module):
         # N/2 go to a dump slot N/2 + 1), and the few bins whose mirror image at negative
         # frequencies folds back into 0..N/2 add their conjugate there as well.
         pos_all = np.concatenate([frame.positions(k) for k in range(n_real)])
-        buf("scatter_dst", torch.as_tensor(np.where(pos_all <= half, pos_all, half + 1)))
+        # indices into the (re, im)-interleaved real view: each complex position p -> 2p, 2p + 1
+        pairs = lambda idx: torch.as_tensor(np.stack((2 * idx, 2 * idx + 1), -1).reshape(-1), dtype=torch.long)  # noqa: E731
+        buf("scatter_dst", pairs(np.where(pos_all <= half, pos_all, half + 1)))
         buf("synthesis_window", cat(dual_w, torch.float64))
-        buf("mirror_dst", cat(mir_dst or [np.zeros(0)], torch.long))
-        buf("mirror_src", cat(mir_src or [np.zeros(0)], torch.long))
+        buf("mirror_dst", pairs(np.concatenate(mir_dst or [np.zeros(0)]).astype(np.int64)))
+        buf("mirror_src", pairs(np.concatenate(mir_src or [np.zeros(0)]).astype(np.int64)))
         buf("frequencies", torch.as_tensor(frame.frequencies, dtype=torch.float64))
 
     # --------------------------------------------------------------------- geometry
@@ -326,15 +328,15 @@ class SliCQT(nn.Module):
         if self.pad_hi:
             ext.append(spec[..., half - self.pad_hi : half, :].flip(-2) * conj)
         ext = (torch.cat(ext, dim=-2) if len(ext) > 1 else spec).flatten(-2)  # (B, S, 2 F): re, im interleaved
-        window = self.analysis_window.to(dtype)
+        window = self.analysis_window.to(dtype).repeat_interleave(2)  # per (re, im): a plain real multiply
         blocks = []
         lead = x.shape[:-1]
         sizes = tuple((n, m) for _, n, m in self.groups)
         all_rows = _WindowRows.apply(ext, self.window_start, self.window_positions, sizes)
         w = 0
         for rows, (n, m) in zip(all_rows, sizes):  # rows: (B, S, n, 2m), zero-phase order
-            rows = rows.unflatten(-1, (m, 2)) * window[w : w + n * m].view(n, m, 1)
-            c = _fft.ifft(torch.view_as_complex(rows))  # (B, S, n, m)
+            rows = rows * window[2 * w : 2 * (w + n * m)].view(n, 2 * m)
+            c = _fft.ifft(torch.view_as_complex(rows.unflatten(-1, (m, 2))))  # (B, S, n, m)
             c = cview(c, lambda r: r.transpose(-4, -3).unflatten(0, lead) if lead else r.transpose(-4, -3)[0])
             blocks.append(c)  # (..., n, S, m): a view of the ifft output
             w += n * m
@@ -375,19 +377,22 @@ class SliCQT(nn.Module):
         B = math.prod(lead)
         N = self.slice_len
         dual = self.synthesis_window.to(rtype)
-        half_spec = torch.zeros((B, S, N // 2 + 2, 2), dtype=rtype, device=blocks[0].device)  # real view
-        conj = half_spec.new_tensor([1.0, -1.0])
+        dual = dual.repeat_interleave(2)
+        # the half spectrum as its (re, im)-interleaved real view: every add below is a plain
+        # real index_add_ along the last dim (complex tensors only between FFTs: exportable)
+        half_spec = torch.zeros((B, S, 2 * (N // 2 + 2)), dtype=rtype, device=blocks[0].device)
         w = r = 0
         for blk, (_, n, m), n_mirror in zip(blocks, self.groups, self.mirror_counts):
             # (B, S, n, m): a free view for blocks that came from forward()
             spec = _fft.fft(cview(blk.to(ctype), lambda z: z.reshape((B, n, S, m, 2)).transpose(-4, -3)))
-            spec = (torch.view_as_real(spec) * dual[w : w + n * m].view(n, m, 1)).reshape(B, S, n * m, 2)
-            half_spec.index_add_(-2, self.scatter_dst[w : w + n * m], spec)
+            spec = (torch.view_as_real(spec).flatten(-2) * dual[2 * w : 2 * (w + n * m)].view(n, 2 * m)).reshape(B, S, 2 * n * m)
+            half_spec.index_add_(-1, self.scatter_dst[2 * w : 2 * (w + n * m)], spec)
             if n_mirror:
-                mirrored = spec[..., self.mirror_src[r : r + n_mirror], :] * conj
-                half_spec.index_add_(-2, self.mirror_dst[r : r + n_mirror], mirrored)
+                conj = spec.new_tensor([1.0, -1.0]).repeat(n_mirror)
+                mirrored = spec[..., self.mirror_src[2 * r : 2 * (r + n_mirror)]] * conj
+                half_spec.index_add_(-1, self.mirror_dst[2 * r : 2 * (r + n_mirror)], mirrored)
             w, r = w + n * m, r + n_mirror
-        half_spec = torch.view_as_complex(half_spec[..., : N // 2 + 1, :])
+        half_spec = torch.view_as_complex(half_spec.unflatten(-1, (-1, 2))[..., : N // 2 + 1, :])
         slices = _fft.irfft(half_spec, N)  # (B, S, N)
         y = overlap_add(slices)[..., N // 2 : N // 2 + length]
         return y.reshape(lead + (length,))
