@@ -80,6 +80,25 @@ def _as_real_float(x: Tensor, what: str) -> tuple[Tensor, torch.dtype]:
     return x.to(compute), compute
 
 
+class _Slices(torch.autograd.Function):
+    """The signal cut into 50%-overlapping slices weighted by the slice window.
+
+    Forward: one ``unfold`` view times the window (one pass). Backward: the adjoint, the
+    window times the gradient, overlap-added (two half-block adds); autograd's generic
+    ``unfold_backward`` took ~10 ms for 30 s of stereo on CPU, a third of the whole forward.
+    """
+
+    @staticmethod
+    def forward(ctx, xp, window, N):
+        ctx.save_for_backward(window)
+        return xp.unfold(-1, N, N // 2) * window
+
+    @staticmethod
+    def backward(ctx, g):
+        (window,) = ctx.saved_tensors
+        return overlap_add(g * window), None, None
+
+
 class _WindowRows(torch.autograd.Function):
     """All bins' frequency windows as rows, read from an ``unfold`` view (no element gather).
 
@@ -318,7 +337,7 @@ class SliCQT(nn.Module):
         S = self.num_slices(samples)
         total = (2 * S + 2) * quarter  # = (S - 1) * N/2 + N
         xp = torch.nn.functional.pad(x.reshape(-1, samples), (2 * quarter, total - 2 * quarter - samples))
-        slices = xp.unfold(-1, N, N // 2) * self.slice_window.to(dtype)  # (B, S, N)
+        slices = _Slices.apply(xp, self.slice_window.to(dtype), N)  # (B, S, N)
         spec = torch.view_as_real(_fft.rfft(slices))  # (B, S, N/2 + 1, 2)
         half = N // 2
         ext = [spec]
