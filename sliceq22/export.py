@@ -7,8 +7,9 @@ The graph takes ``(1, channels, samples)`` float32 audio at the model's sample r
 ``(1, targets, channels, samples)``; run longer audio in chunks of that length (the overlapping
 cross-fade of :func:`sliceq22.apply.apply_chunked` is what ``infer.py`` does). The sliCQT keeps
 complex values only between FFTs and element-wise ops, so the exporter (``torch.onnx.export``,
-dynamo) needs no complex reshapes; the STFT control does not export yet (torch's ``istft``
-decomposition gives onnxruntime an invalid ScatterND). With onnxruntime installed, the export
+dynamo) needs no complex reshapes; the STFT control exports too (its inverse is a written-out
+overlap-add: torch's ``istft`` decomposition gives onnxruntime an invalid graph). With
+onnxruntime installed, the export
 is checked: the SDR of its estimates against the eager model's on the same noise is printed
 (onnxruntime's DFT of non-power-of-two sizes is a direct sum, ~2e-4 of the peak, so not 1e-7).
 Needs ``pip install sliceq22[export]``.
@@ -31,17 +32,17 @@ def export_onnx(model: torch.nn.Module, path: str, seconds: float = 10.0, overwr
 
     Raises:
         ValueError: ``path`` exists (and not ``overwrite``), a Wiener post-filter is on, the
-            length is not positive, or the model is an STFT control.
+            length is not positive, or an STFT's hop does not divide its n_fft.
     """
-    from sliceq22.transforms import SliCQT
+    from sliceq22.transforms import STFT
 
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{path} exists: refusing to overwrite it (choose another path or pass overwrite=True)")
     if getattr(model, "wiener_iterations", 0):
         raise ValueError("export the separator without its Wiener post-filter (wiener_iterations=0)")
     transforms = [b.transform for b in model.branches.values()] if hasattr(model, "branches") else [model.transform]
-    if not all(isinstance(t, SliCQT) for t in transforms):
-        raise ValueError("only sliCQT separators export to ONNX for now (torch's istft does not: the STFT control)")
+    if any(isinstance(t, STFT) and not t.exportable for t in transforms):
+        raise ValueError("an STFT control exports only with center=True and a hop that divides n_fft (torch.istft does not export)")
     samples = int(round(seconds * model.sample_rate))
     if samples <= 0:
         raise ValueError(f"seconds must be > 0, got {seconds}")

@@ -3,6 +3,11 @@
 ``C = t(x)`` for ``x`` of shape ``(..., samples)`` gives complex ``(..., bins, frames)``;
 ``t.inverse(C, length)`` gives the signal back (least-squares ISTFT, perfect reconstruction
 for the Hann window at hop <= n_fft / 2). Fixed tensors are buffers; no device defaults.
+
+The inverse is written out (``irfft`` of every frame, window, overlap-add as ``n_fft / hop``
+shifted block adds, division by the summed squared window) rather than ``torch.istft`` when
+the hop divides ``n_fft``: the same least-squares ISTFT (to float round-off, tested), and it
+exports to ONNX, where ``torch.istft``'s decomposition hands onnxruntime an invalid graph.
 """
 
 from __future__ import annotations
@@ -50,8 +55,18 @@ class STFT(nn.Module):
         self.window_name = window
         self.sample_rate = float(sample_rate)
         self.register_buffer("window", _WINDOWS[window](self.n_fft, periodic=True, dtype=torch.float64), persistent=False)
+        # overlap-add inverse when the squared windows at hop shifts never sum to zero (NOLA),
+        # decided here so the inverse has no data-dependent branch (it must export)
+        w2 = self.window.square()
+        self._nola = self.n_fft % self.hop_length == 0 and float(w2.view(-1, self.hop_length).sum(0).min()) > 1e-10
         freqs = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64) * self.sample_rate / self.n_fft
         self.register_buffer("frequencies", freqs, persistent=False)
+
+    @property
+    def exportable(self) -> bool:
+        """Whether the inverse is the written-out overlap-add (``center=True``, a hop that
+        divides ``n_fft``, NOLA), which exports to ONNX; otherwise it is ``torch.istft``."""
+        return self.center and self._nola
 
     @property
     def num_bins(self) -> int:
@@ -95,6 +110,8 @@ class STFT(nn.Module):
             raise ValueError("STFT.inverse needs complex coefficients (magnitudes need a phase first)")
         lead = C.shape[:-2]
         rtype = torch.float64 if C.dtype == torch.complex128 else torch.float32
+        if self.exportable:
+            return self._overlap_add_inverse(C.reshape((-1,) + C.shape[-2:]), int(length), rtype).reshape(lead + (int(length),))
         y = torch.istft(
             C.reshape((-1,) + C.shape[-2:]),
             self.n_fft,
@@ -104,3 +121,26 @@ class STFT(nn.Module):
             length=int(length),
         )
         return y.reshape(lead + (int(length),))
+
+    def _overlap_add_inverse(self, C: Tensor, length: int, rtype: torch.dtype) -> Tensor:
+        """``torch.istft`` for a hop that divides ``n_fft``: ``(B, bins, T) -> (B, length)``."""
+        n, hop = self.n_fft, self.hop_length
+        R = n // hop
+        w = self.window.to(rtype)
+        frames = torch.fft.irfft(torch.view_as_complex(torch.view_as_real(C).transpose(-3, -2)), n) * w  # (B, T, n)
+        T = frames.shape[-2]
+        blocks = frames.unflatten(-1, (R, hop))  # (B, T, R, hop): frame t covers blocks t .. t + R - 1
+        out = frames.new_zeros(frames.shape[:-2] + (T + R - 1, hop))
+        env = w.new_zeros(T + R - 1, hop)
+        w2 = (w * w).view(R, hop)
+        for r in range(R):
+            out[..., r : r + T, :] += blocks[..., :, r, :]
+            env[r : r + T] += w2[r]
+        out, env = out.flatten(-2), env.flatten()
+        start = n // 2 if self.center else 0
+        end = start + length
+        if end > out.shape[-1]:  # asked for more than the frames cover: zeros, as torch.istft pads
+            out = torch.nn.functional.pad(out, (0, end - out.shape[-1]))
+            env = torch.nn.functional.pad(env, (0, end - env.shape[-1]), value=1.0)
+        env = env[start:end]
+        return out[..., start:end] / env

@@ -68,8 +68,9 @@ def test_torch_export_runs_the_same_graph(kind, music3):
     torch.testing.assert_close(program.module()(x), model(x), rtol=0, atol=1e-5)
 
 
-def test_onnx_export_runs_in_onnxruntime(music3, tmp_path):
-    """The sliCQT separator exports to ONNX (complex values only between FFTs and element-wise
+@pytest.mark.parametrize("kind", ["bark", "stft"])
+def test_onnx_export_runs_in_onnxruntime(kind, music3, tmp_path):
+    """The separator exports to ONNX (complex values only between FFTs and element-wise
     ops, everything else through real views) and onnxruntime reproduces the eager estimates.
 
     Not to float32 round-off: onnxruntime's DFT for sizes that are not powers of two is a
@@ -80,7 +81,7 @@ def test_onnx_export_runs_in_onnxruntime(music3, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     torch.manual_seed(0)
-    model = SliCQDemixer(_transforms()["bark"], hidden=8, dilations=(1,)).eval()
+    model = SliCQDemixer(_transforms()[kind], hidden=8, dilations=(1,)).eval()
     x = music3[:, : SR // 2].float()[None]
     program = torch.onnx.export(model, (x,), dynamo=True, optimize=False, verbose=False)
     path = tmp_path / "demix.onnx"
@@ -93,7 +94,7 @@ def test_onnx_export_runs_in_onnxruntime(music3, tmp_path):
         ref = model(x)
     assert y.shape == ref.shape == (1, 4, 2, SR // 2)
     sdr = 10 * torch.log10(ref.square().sum((-1, -2)) / (ref - y).square().sum((-1, -2)))
-    assert (sdr > 40).all(), sdr  # measured 56-64 dB
+    assert (sdr > (40 if kind == "bark" else 80)).all(), sdr  # measured 56-64 dB (sliCQT), ~100 dB (STFT 2048: radix-2 DFT)
 
 
 def test_mixed_precision_autocast(music3):
@@ -144,4 +145,4 @@ def test_export_onnx_refuses_bad_requests(tmp_path):
     with pytest.raises(ValueError, match="Wiener"):
         export_onnx(SliCQDemixer(_transforms()["bark"], hidden=4, dilations=(1,), wiener_iterations=1), str(tmp_path / "w.onnx"))
     with pytest.raises(ValueError, match="STFT control"):
-        export_onnx(SliCQDemixer(_transforms()["stft"], hidden=4, dilations=(1,)), str(tmp_path / "s.onnx"))
+        export_onnx(SliCQDemixer(STFT(1000, 300, sample_rate=SR), hidden=4, dilations=(1,)), str(tmp_path / "s.onnx"))

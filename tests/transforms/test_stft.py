@@ -32,3 +32,15 @@ def test_float32_and_errors():
         t.inverse(t(x).abs(), 3000)
     with pytest.raises(ValueError, match="samples"):
         t(torch.zeros(2, 0))
+
+
+@pytest.mark.parametrize(("n_fft", "hop"), [(2048, 512), (512, 128), (1000, 300)])
+def test_inverse_equals_torch_istft(n_fft, hop):
+    """The written-out overlap-add inverse (exportable) is torch.istft, any requested length."""
+    t = STFT(n_fft, hop)
+    assert t.exportable == (n_fft % hop == 0)
+    x = torch.randn(2, 3, 20000, dtype=torch.float64)
+    C = t(x)
+    for length in (20000, 19000, 20500):
+        ref = torch.istft(C.reshape(-1, *C.shape[-2:]), n_fft, hop, window=t.window, length=length).reshape(2, 3, length)
+        torch.testing.assert_close(t.inverse(C, length), ref, rtol=0, atol=1e-12)
