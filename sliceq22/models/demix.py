@@ -250,7 +250,6 @@ class PerTargetDemixer(nn.Module):
     """
 
     needs_references = False
-    sliced = True
 
     def __init__(self, transforms: Mapping[str, nn.Module], channels: int = 2, hidden: int = 16,
                  dilations: Sequence[int] = (1, 2, 4, 8), kernel: Sequence[int] = (3, 5), mask_hop: float = 0.0116,
