@@ -61,11 +61,6 @@ def features_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.nda
     return F.cpu().numpy(), onsets.cpu().numpy(), sr
 
 
-def chroma_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.ndarray, int]:
-    """Unnormalised chroma ``(12, frames)`` of a (mono-mixed) wav, and its sample rate."""
-    F, _, sr = features_of(path, hop_length, device)
-    return F, sr
-
 
 def verify_scenario_dir(scenario_dir: str) -> None:
     for f in ("p.wav", "o.wav", "po.wav"):

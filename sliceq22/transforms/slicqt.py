@@ -272,7 +272,8 @@ class SliCQT(nn.Module):
         zero_phase = [np.roll(lower[k] + np.arange(int(M[k])), -(int(M[k]) // 2)) for k in range(n_real)]
         interleaved = [np.stack((2 * z, 2 * z + 1), 1).reshape(-1) for z in zero_phase]  # (re, im) of each
         buf("window_positions", cat(interleaved, torch.long))
-        buf("analysis_window", cat(win, torch.float64))
+        # windows per (re, im) of the interleaved real views: plain real multiplies at run time
+        buf("analysis_window", cat(win, torch.float64).repeat_interleave(2))
         # inverse: every entry adds into the half spectrum at its position (entries beyond
         # N/2 go to a dump slot N/2 + 1), and the few bins whose mirror image at negative
         # frequencies folds back into 0..N/2 add their conjugate there as well.
@@ -280,7 +281,7 @@ class SliCQT(nn.Module):
         # indices into the (re, im)-interleaved real view: each complex position p -> 2p, 2p + 1
         pairs = lambda idx: torch.as_tensor(np.stack((2 * idx, 2 * idx + 1), -1).reshape(-1), dtype=torch.long)  # noqa: E731
         buf("scatter_dst", pairs(np.where(pos_all <= half, pos_all, half + 1)))
-        buf("synthesis_window", cat(dual_w, torch.float64))
+        buf("synthesis_window", cat(dual_w, torch.float64).repeat_interleave(2))
         buf("mirror_dst", pairs(np.concatenate(mir_dst or [np.zeros(0)]).astype(np.int64)))
         buf("mirror_src", pairs(np.concatenate(mir_src or [np.zeros(0)]).astype(np.int64)))
         buf("frequencies", torch.as_tensor(frame.frequencies, dtype=torch.float64))
@@ -347,7 +348,7 @@ class SliCQT(nn.Module):
         if self.pad_hi:
             ext.append(spec[..., half - self.pad_hi : half, :].flip(-2) * conj)
         ext = (torch.cat(ext, dim=-2) if len(ext) > 1 else spec).flatten(-2)  # (B, S, 2 F): re, im interleaved
-        window = self.analysis_window.to(dtype).repeat_interleave(2)  # per (re, im): a plain real multiply
+        window = self.analysis_window.to(dtype)  # (re, im)-interleaved
         blocks = []
         lead = x.shape[:-1]
         sizes = tuple((n, m) for _, n, m in self.groups)
@@ -395,8 +396,7 @@ class SliCQT(nn.Module):
         rtype = torch.float64 if ctype == torch.complex128 else torch.float32
         B = math.prod(lead)
         N = self.slice_len
-        dual = self.synthesis_window.to(rtype)
-        dual = dual.repeat_interleave(2)
+        dual = self.synthesis_window.to(rtype)  # (re, im)-interleaved
         # the half spectrum as its (re, im)-interleaved real view: every add below is a plain
         # real index_add_ along the last dim (complex tensors only between FFTs: exportable)
         half_spec = torch.zeros((B, S, 2 * (N // 2 + 2)), dtype=rtype, device=blocks[0].device)
