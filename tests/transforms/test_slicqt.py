@@ -49,6 +49,34 @@ def test_reference_config_reconstruction(music30):
     assert rel_db(t.inverse(t(x.float()), x.shape[-1]).double(), x) <= -120
 
 
+@pytest.mark.parametrize("scale", ["bark", "log", "mel"])
+def test_fast_sizes_zero_pad_the_windows_and_reconstruct(music30, scale):
+    """``fast_sizes``: 5-smooth coefficient counts, same windows zero-padded, still exact."""
+    exact = SliCQT(scale, sample_rate=SR, **SCALE_CONFIGS[scale])
+    fast = SliCQT(scale, sample_rate=SR, **SCALE_CONFIGS[scale], fast_sizes=True)
+    assert len(fast.groups) < len(exact.groups)
+    for m_exact, m_fast, w_exact, w_fast in zip(exact.frame.M, fast.frame.M, exact.frame.windows, fast.frame.windows):
+        assert m_fast == next_fast_len(int(m_exact)) >= m_exact
+        h = int(m_exact) // 2  # zero-phase order: right half, zeros, left half
+        assert (w_fast[:h] == w_exact[:h]).all() and (w_fast[len(w_fast) - h :] == w_exact[h:]).all()
+        assert (w_fast[h : len(w_fast) - h] == 0).all()
+    x = music30[:, : 10 * SR]
+    C = fast(x)
+    assert rel_db(fast.inverse(C, x.shape[-1]), x) <= -290
+    assert rel_db(fast.inverse(fast(x.float()), x.shape[-1]).double(), x) <= -120
+    # same atoms on a finer time grid: ifft Parseval, the slice energy shrinks by M_exact / M_fast
+    e_exact = torch.cat([b.abs().pow(2).sum(-1).flatten(-2) for b in exact(x).blocks], -1)
+    e_fast = torch.cat([b.abs().pow(2).sum(-1).flatten(-2) for b in C.blocks], -1)
+    ratio = torch.as_tensor(exact.frame.M / fast.frame.M, dtype=torch.float64).repeat_interleave(C.num_slices)
+    torch.testing.assert_close(e_fast, e_exact * ratio, rtol=1e-9, atol=1e-9 * e_exact.max().item())
+
+
+def test_fast_sizes_gradcheck():
+    t = SliCQT("lin", 200, 8000, 12, 16000, slice_len=512, trans_len=128, fast_sizes=True)
+    x = torch.randn(2, 900, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: t(x).blocks, (x,), fast_mode=True)
+
+
 @pytest.mark.parametrize("shape", [(5000,), (2, 5000), (3, 2, 5000), (2, 1, 2, 4999)])
 def test_shapes_mono_stereo_batch(shape):
     t = SliCQT("bark", 50, 7000, 30, 16000)
