@@ -16,11 +16,12 @@ def _transforms():
     return {
         "bark": SliCQT(scale="bark", fmin=40.0, fmax=SR / 2, bins=48, sample_rate=SR),
         "cqlog": SliCQT(scale="log", fmin=60.0, fmax=SR / 2, bins=36, sample_rate=SR),
+        "bark_fast": SliCQT(scale="bark", fmin=40.0, fmax=SR / 2, bins=48, sample_rate=SR, fast_sizes=True),
         "stft": STFT(2048, 512, sample_rate=SR),
     }
 
 
-@pytest.mark.parametrize("kind", ["bark", "cqlog", "stft"])
+@pytest.mark.parametrize("kind", ["bark", "cqlog", "bark_fast", "stft"])
 def test_estimates_sum_to_the_mixture_and_gradients_flow(kind, music3):
     torch.manual_seed(0)
     model = SliCQDemixer(_transforms()[kind], hidden=8, dilations=(1, 2))

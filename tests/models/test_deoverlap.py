@@ -97,10 +97,11 @@ def test_untrained_net_is_the_reblur_baseline_and_learns(setup):
     assert loss_fn().item() < first
 
 
-def test_same_weights_run_on_another_transform(setup):
+@pytest.mark.parametrize("fast_sizes", [False, True])
+def test_same_weights_run_on_another_transform(setup, fast_sizes):
     _, geo, _, _ = setup
     net = DeOverlapNet(geo, channels=8, layers=2)
-    other = SliCQT("log", 60, 11025, 48, SR)
+    other = SliCQT("log", 60, 11025, 48, SR, fast_sizes=fast_sizes)
     net.geometry = DeOverlapGeometry(other)  # any config: only the geometry changes
     x = torch.randn(2, SR * 2)
     est = net(other.overlap_add(other(x).abs()))
