@@ -95,12 +95,17 @@ def check_track(path: str, sample_rate: int, mono_to_stereo: bool = False) -> Tr
     return Track(os.path.basename(os.path.normpath(path)), path, subset, False, sample_rate, frames, channels)
 
 
+class _NoTracks(ValueError):
+    """A subset without tracks (a ``ValueError``; ``subset="all"`` skips such subsets)."""
+
+
 def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono_to_stereo: bool = False) -> list[Track]:
     """All checked tracks of a subset, sorted by name.
 
     Args:
         root: a MUSDB18-HQ-like folder (real or rendered).
-        subset: ``train`` (without the validation tracks), ``valid`` or ``test``.
+        subset: ``train`` (without the validation tracks), ``valid``, ``test``, or ``all``
+            (every track: e.g. a held-out render on which nothing was trained).
         sample_rate: the rate every stem must have.
         mono_to_stereo: accept mono stems (they are duplicated when read).
 
@@ -108,8 +113,18 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
         ValueError: the root does not exist or is not MUSDB-like, the subset is empty, or a
             track is broken (see :func:`check_track`).
     """
-    if subset not in SUBSETS:
-        raise ValueError(f"unknown subset {subset!r}; choose one of {', '.join(SUBSETS)}")
+    if subset not in SUBSETS + ("all",):
+        raise ValueError(f"unknown subset {subset!r}; choose one of {', '.join(SUBSETS)} or all")
+    if subset == "all":
+        tracks = []
+        for part in SUBSETS:
+            try:
+                tracks += find_tracks(root, part, sample_rate, mono_to_stereo)
+            except _NoTracks:
+                pass  # e.g. a root without validation tracks
+        if not tracks:
+            raise _NoTracks(f"no tracks under {root}")
+        return tracks
     if not os.path.isdir(root):
         raise ValueError(f"data root {root} does not exist (render the embedded set or point data.root at MUSDB18-HQ)")
     if not any(os.path.isdir(os.path.join(root, s)) for s in ("train", "test")):
@@ -122,7 +137,7 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
     elif subset == "valid":
         names = [n for n in names if n in valid]
     if not names:
-        raise ValueError(f"no {subset} tracks under {root}")
+        raise _NoTracks(f"no {subset} tracks under {root}")
     tracks = []
     for n in names:
         t = check_track(os.path.join(folder, n), sample_rate, mono_to_stereo)

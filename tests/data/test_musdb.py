@@ -19,6 +19,10 @@ def test_splits(embedded_root):
     assert (len(train), len(valid), len(test)) == (4, 1, 1)
     assert not {t.name for t in train} & {t.name for t in valid}
     assert all(t.is_valid for t in valid) and all(t.subset == "test" for t in test)
+    every = find_tracks(embedded_root, "all")
+    assert [t.name for t in every] == [t.name for t in train + valid + test]
+    with pytest.raises(ValueError, match="unknown subset"):
+        find_tracks(embedded_root, "everything")
 
 
 def test_musdb_validation_split_is_musdbs():
