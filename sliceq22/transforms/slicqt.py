@@ -174,7 +174,7 @@ class SliCQT(nn.Module):
         strict: raise (default) rather than warn when ``slice_len`` is below the smallest
             admissible one; reconstruction is perfect either way.
         fast_sizes: round every bin's coefficients per slice up to a 5-smooth multiple of 4
-            (windows zero-padded; fewer groups, 3-4x faster per-bin FFTs, ~4% more
+            (windows zero-padded; fewer groups, 3-4x faster per-bin FFTs, ~3.5% more
             coefficients). ``False`` (default) keeps nsgt's sizes and coefficients.
 
     Shape:
@@ -307,7 +307,6 @@ class SliCQT(nn.Module):
             k += 2 * n
         buf("edge_rows", cat(edge_rows, torch.long))
         buf("edge_starts", cat(edge_starts, torch.long))
-        self.pad_lo, self.pad_hi = pad_lo, pad_hi
         self._rows_plan = (pad_lo, pad_hi, lo_len, hi_from, tuple((n, m) for _, n, m in groups), tuple(edge_counts))
         # backward: every row entry's (re, im) position in the extended spectrum
         lower = starts + pad_lo
