@@ -15,7 +15,7 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: run test setup setup-dev bench clean
+.PHONY: run test setup setup-dev bench bench-gpu clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ test: setup-dev
 
 bench: setup-dev
 	$(PY) benchmarks/bench_slicqt.py
+
+# every check that needs a GPU (tests marked gpu, the benchmarks on cuda); results land in
+# benchmarks/results/. On a GPU machine with a CUDA torch already installed: make bench-gpu
+bench-gpu: setup-dev
+	$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'make bench-gpu needs a CUDA device (torch.cuda.is_available() is False)')"
+	$(PY) -m pytest -m gpu $(PYTEST_ARGS)
+	$(PY) benchmarks/bench_slicqt.py --device cuda
+	$(PY) benchmarks/bench_dtw.py --device cuda --batch 64 --batch-n 2000 --batch-m 2000
+	$(PY) benchmarks/bench_bsseval.py --device cuda
+	$(PY) benchmarks/bench_nmf.py --device cuda
+	$(PY) benchmarks/bench_separate.py --device cuda
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
