@@ -3,7 +3,8 @@
     python -m sliceq22.eval.deoverlap --root data/embedded [--ckpt last.ckpt] \\
         [--transforms slicqt_bark slicqt_cqlog slicqt_vqlog] [--seconds 10] [--refine 1 3] [--out results.json]
 
-For each transform (a config name from ``conf/transform/``) and each test track (centred
+For each transform (a config name from ``conf/transform/``, optionally with overrides of its
+keys: ``slicqt_bark:fast_sizes=true``) and each test track (centred
 excerpt, both channels): waveform SNR with the true slice phase of every analytic method and,
 with ``--ckpt``, of the trained network, whose weights run on every configuration (only the
 geometry changes; configurations other than the training one are marked ``unseen``). With
@@ -31,12 +32,25 @@ CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
 
 
 def load_transform(name: str, sample_rate: int = 44100):
-    """Build a transform from ``conf/transform/<name>.yaml``."""
+    """Build a transform from ``conf/transform/<name>.yaml``.
+
+    ``name`` may carry overrides of the config's own keys: ``slicqt_bark:fast_sizes=true`` or
+    ``slicqt_bark:bins=128,fmin=60``.
+    """
+    name, _, overrides = name.partition(":")
     path = os.path.join(CONF, f"{name}.yaml")
     if not os.path.isfile(path):
         options = sorted(f[:-5] for f in os.listdir(CONF))
         raise ValueError(f"unknown transform config {name!r}; choose from {', '.join(options)}")
     cfg = OmegaConf.create({"sample_rate": sample_rate, "transform": OmegaConf.load(path)})
+    if overrides:
+        items = overrides.split(",")
+        for item in items:
+            key, eq, _ = item.partition("=")
+            if not eq or key not in cfg.transform or key == "_target_":
+                raise ValueError(f"bad override {item!r} for transform config {name!r}: use key=value with one of "
+                                 f"{', '.join(k for k in cfg.transform if k != '_target_')}")
+        cfg.transform = OmegaConf.merge(cfg.transform, OmegaConf.from_dotlist(items))
     return instantiate(cfg.transform)
 
 

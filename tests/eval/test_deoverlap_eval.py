@@ -19,3 +19,12 @@ def test_cli_and_unknown_transform(embedded_root, tmp_path, capsys):
     assert "reblur" in capsys.readouterr().out and (tmp_path / "r.json").is_file()
     with pytest.raises(ValueError, match="unknown transform config"):
         load_transform("slicqt_nope")
+
+
+def test_transform_overrides():
+    t = load_transform("slicqt_bark:fast_sizes=true,bins=64")
+    assert t.fast_sizes and t.bins == 64
+    with pytest.raises(ValueError, match="bad override 'nbins=3'"):
+        load_transform("slicqt_bark:nbins=3")
+    with pytest.raises(ValueError, match="bad override 'fast_sizes'"):
+        load_transform("slicqt_bark:fast_sizes")
