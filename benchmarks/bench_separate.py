@@ -1,6 +1,6 @@
 """Separation speed: seconds per minute of stereo audio through ``sliceq22.separate``.
 
-    python benchmarks/bench_separate.py [--minutes 1] [--device cpu|cuda] [--transform slicqt_bark]
+    python benchmarks/bench_separate.py [--minutes 1] [--device cpu|cuda] [--transform slicqt_bark ...] [--repeats 3]
 
 The default demixer of ``conf/model/demix.yaml`` on the chosen transform (weights do not change
 the cost), 30 s chunks with 2 s cross-fades, as ``infer.py`` runs it. Reference figures
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import statistics
 import time
 
 import torch
@@ -27,27 +28,35 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=1.0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--transform", default="slicqt_bark")
+    p.add_argument("--transform", nargs="+", default=["slicqt_bark", "slicqt_bark:fast_sizes=true"],
+                   help="transform configs (conf/transform/ names, with key=value overrides after ':')")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per transform (median)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     a = p.parse_args()
     cuda = a.device.startswith("cuda")
-    model = SliCQDemixer(load_transform(a.transform)).to(a.device).eval()
-    sr = int(model.sample_rate)
-    x = 0.1 * torch.randn(2, int(a.minutes * 60 * sr))
-    sliceq22.separate(x[:, : 5 * sr], sr, model, device=a.device)  # warm-up
-    if cuda:
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    sliceq22.separate(x, sr, model, device=a.device)
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
+    rows = []
+    for name in a.transform:
+        model = SliCQDemixer(load_transform(name)).to(a.device).eval()
+        sr = int(model.sample_rate)
+        x = 0.1 * torch.randn(2, int(a.minutes * 60 * sr))
+        sliceq22.separate(x[:, : 5 * sr], sr, model, device=a.device)  # warm-up
+        times = []
+        for _ in range(a.repeats):
+            if cuda:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            sliceq22.separate(x, sr, model, device=a.device)
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        seconds = statistics.median(times)
+        rows.append({"transform": name, "minutes": a.minutes, "seconds": seconds, "seconds_per_minute": seconds / a.minutes,
+                     "repeats": a.repeats, "parameters": sum(p.numel() for p in model.parameters())})
+        print(f"# separate(), {name}, {a.minutes:g} min stereo: {seconds:.2f} s = {rows[-1]['seconds_per_minute']:.2f} s "
+              f"per minute of audio (median of {a.repeats})")
     machine = machine_info(cuda)
-    row = {"transform": a.transform, "minutes": a.minutes, "seconds": seconds, "seconds_per_minute": seconds / a.minutes,
-           "parameters": sum(p.numel() for p in model.parameters())}
-    print(f"# separate(), {a.transform}, {a.minutes:g} min stereo on {machine['device']}: "
-          f"{seconds:.2f} s = {row['seconds_per_minute']:.2f} s per minute of audio")
-    write_result(a.out, f"separate_{'cuda' if cuda else 'cpu'}", {"benchmark": "separate", "machine": machine, "results": [row]})
+    print(f"# on {machine['device']}")
+    write_result(a.out, f"separate_{'cuda' if cuda else 'cpu'}", {"benchmark": "separate", "machine": machine, "results": rows})
 
 
 if __name__ == "__main__":
