@@ -27,6 +27,18 @@ class _Examples(L.Callback):
         return writer, dataset[0][0]
 
 
+def _db_image(spec: torch.Tensor) -> torch.Tensor:
+    """``(bins, frames)`` magnitude -> [0, 1] image rows, 80 dB range, low frequencies at the bottom."""
+    db = 20 * torch.log10(spec.clamp_min(1e-8) / spec.max().clamp_min(1e-8))
+    return ((db.clamp_min(-80) + 80) / 80).flip(0).cpu()
+
+
+def _side_by_side(rows: list[torch.Tensor]) -> np.ndarray:
+    """Images of equal height next to each other with a white gap, as a ``(1, H, W)`` array."""
+    gap = torch.ones(rows[0].shape[0], 4)
+    return torch.cat([torch.cat((r, gap), dim=1) for r in rows], dim=1)[None].numpy().astype(np.float32)
+
+
 class DeOverlapExamples(_Examples):
     """After validation: the first validation item's spectrograms and audio in TensorBoard.
 
@@ -52,22 +64,12 @@ class DeOverlapExamples(_Examples):
             rows = []
             for name, est in estimates.items():
                 full = est.map(lambda b: b.to(torch.complex64))
-                spec = t.overlap_add(full.rasterize()).abs()[0]  # (bins, frames)
-                db = 20 * torch.log10(spec.clamp_min(1e-8) / spec.max().clamp_min(1e-8))
-                rows.append(((db.clamp_min(-80) + 80) / 80).flip(0).cpu())
+                rows.append(_db_image(t.overlap_add(full.rasterize()).abs()[0]))  # (bins, frames)
                 if name != "target":
                     audio = module.reconstruct(est, C, x.shape[-1], "true")[0].clamp(-1, 1).cpu()
                     writer.add_audio(f"examples/{name}", audio, trainer.global_step, sample_rate=int(t.sample_rate))
             writer.add_audio("examples/input", x[0].clamp(-1, 1).cpu(), trainer.global_step, sample_rate=int(t.sample_rate))
-        gap = torch.ones(rows[0].shape[0], 4)
-        image = torch.cat([torch.cat((r, gap), dim=1) for r in rows], dim=1)
-        writer.add_image("examples/spectrogram target | baseline | network", image[None].numpy().astype(np.float32), trainer.global_step)
-
-
-def _db_image(spec: torch.Tensor) -> torch.Tensor:
-    """``(bins, frames)`` magnitude -> [0, 1] image rows, 80 dB range, low frequencies at the bottom."""
-    db = 20 * torch.log10(spec.clamp_min(1e-8) / spec.max().clamp_min(1e-8))
-    return ((db.clamp_min(-80) + 80) / 80).flip(0).cpu()
+        writer.add_image("examples/spectrogram target | baseline | network", _side_by_side(rows), trainer.global_step)
 
 
 class DemixExamples(_Examples):
@@ -97,6 +99,4 @@ class DemixExamples(_Examples):
         for name, a in audio.items():
             writer.add_audio(f"examples/{name}", a.mean(0).clamp(-1, 1).cpu(), trainer.global_step, sample_rate=sr)
             rows.append(_db_image(torch.stft(a[0], 2048, 512, window=window, return_complex=True).abs()))
-        gap = torch.ones(rows[0].shape[0], 4)
-        image = torch.cat([torch.cat((r, gap), dim=1) for r in rows], dim=1)
-        writer.add_image("examples/spectrogram " + " | ".join(audio), image[None].numpy().astype(np.float32), trainer.global_step)
+        writer.add_image("examples/spectrogram " + " | ".join(audio), _side_by_side(rows), trainer.global_step)
