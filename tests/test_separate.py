@@ -53,3 +53,36 @@ def test_resample_roundtrip_is_band_limited():
     x = torch.sin(2 * torch.pi * 440 * t)[None].double()
     y = resample(resample(x, SR, 48000), 48000, SR)
     assert (y - x)[..., 1000:-1000].abs().max() < 1e-3
+
+
+def test_a_batch_is_checked_whole_before_any_work(tmp_path):
+    import soundfile as sf
+
+    from sliceq22.lit.infer import plan_outputs
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    noise = 0.1 * np.random.default_rng(0).standard_normal(4000)
+    sf.write(songs / "a_good.wav", noise, 22050)
+    sf.write(songs / "song.wav", noise, 22050)
+    sf.write(songs / "song.flac", noise, 22050)  # same stem folder as song.wav
+    (songs / "z_corrupt.wav").write_bytes(b"RIFF0000WAVEnot really audio")
+    sf.write(songs / "z_nan.wav", np.full(100, np.nan), 22050, subtype="FLOAT")
+    files = sorted(str(p) for p in songs.iterdir())
+    out = tmp_path / "stems"
+    (out / "a_good").mkdir(parents=True)
+    (out / "a_good" / "bass.wav").write_bytes(b"the user's")
+    with pytest.raises(ValueError) as err:
+        plan_outputs(files, str(out), ("drums", "bass"))
+    msg = str(err.value)
+    assert msg.startswith("nothing was written; 4 problem(s)")
+    for needle in ("z_corrupt.wav as audio", "z_nan.wav contains NaN", "would both write", "bass.wav exists"):
+        assert needle in msg
+    assert (out / "a_good" / "bass.wav").read_bytes() == b"the user's"
+    good = [str(songs / "a_good.wav"), str(songs / "song.wav")]
+    plans = plan_outputs(good, str(out), ("drums", "bass"), overwrite=True)
+    assert [f for f, _ in plans] == good and plans[1][1]["bass"] == str(out / "song" / "bass.wav")
+    with pytest.raises(ValueError, match="is an input file"):  # stems may never land on an input
+        (tmp_path / "vocals").mkdir()
+        sf.write(tmp_path / "vocals" / "vocals.wav", noise, 22050)  # <output>/<song>/<target>.wav
+        plan_outputs([str(tmp_path / "vocals" / "vocals.wav")], str(tmp_path), ("vocals",), overwrite=True)

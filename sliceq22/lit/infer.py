@@ -41,6 +41,8 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
     x = load_audio(input, t.sample_rate).float().to(device)
     if output is None:
         output = os.path.splitext(input)[0] + ".deoverlap.wav"
+    if os.path.realpath(output) == os.path.realpath(input):
+        raise ValueError(f"output {output} is the input file: choose another output (the input is never overwritten)")
     if os.path.exists(output) and not overwrite:  # fail before the work, not after
         raise ValueError(f"{output} exists: refusing to overwrite it (choose another output or pass overwrite=true)")
     with torch.no_grad():
@@ -117,6 +119,34 @@ def _read_any(path: str) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(data.T.copy()), rate
 
 
+def plan_outputs(files: list[str], output: str, targets, overwrite: bool = False) -> list[tuple[str, dict[str, str]]]:
+    """Check a batch before any work: ``[(input, {target: stem path}), ...]`` or one error listing
+    every problem (unreadable, empty or non-finite inputs; two inputs that would write the same
+    stems, e.g. ``song.wav`` and ``song.flac``; stems that exist without ``overwrite``; a stem
+    path that is one of the inputs)."""
+    problems, plans, owner = [], [], {}
+    inputs = {os.path.realpath(f) for f in files}
+    for f in files:
+        try:
+            _read_any(f)  # read once to check: a bad file late in a batch must not stop it half-way
+        except ValueError as exc:
+            problems.append(str(exc))
+        song = os.path.splitext(os.path.basename(f))[0]
+        folder = os.path.join(output, song)
+        if folder in owner:
+            problems.append(f"{owner[folder]} and {f} would both write {folder}/: rename one or separate them apart")
+        owner.setdefault(folder, f)
+        paths = {t: os.path.join(folder, f"{t}.wav") for t in targets}
+        existing = [p for p in paths.values() if os.path.exists(p)]
+        if existing and not overwrite:
+            problems.append(f"{existing[0]} exists: refusing to overwrite (pass overwrite=true or choose another output)")
+        problems += [f"stem path {p} is an input file: choose another output" for p in paths.values() if os.path.realpath(p) in inputs]
+        plans.append((f, paths))
+    if problems:
+        raise ValueError(f"nothing was written; {len(problems)} problem(s) with this batch:\n  " + "\n  ".join(problems))
+    return plans
+
+
 def separate_files(
     ckpt: str,
     input: str,
@@ -128,24 +158,16 @@ def separate_files(
 ) -> list[str]:
     """Separate a file or a folder of files into ``<output>/<song>/<target>.wav``.
 
-    Every input is checked and every output path is checked for existence before any work;
-    stems are written to temporary names and renamed once all of a song's stems exist, so an
-    error never leaves partial outputs. Mono files give mono stems, other rates are resampled
-    and restored.
+    Every input is read and checked and every output path is checked before any work
+    (:func:`plan_outputs`: one error lists every problem); stems are written to temporary
+    names and renamed once all of a song's stems exist, so an error never leaves partial
+    outputs. Mono files give mono stems, other rates are resampled and restored.
     """
     from sliceq22.separator import separate
 
     model = load_separator(ckpt, device)
-    files = _inputs(input)
     output = output or "separated"
-    plans = []
-    for f in files:
-        song = os.path.splitext(os.path.basename(f))[0]
-        paths = {t: os.path.join(output, song, f"{t}.wav") for t in model.targets}
-        existing = [p for p in paths.values() if os.path.exists(p)]
-        if existing and not overwrite:
-            raise ValueError(f"{existing[0]} exists: refusing to overwrite (pass overwrite=true or choose another output)")
-        plans.append((f, paths))
+    plans = plan_outputs(_inputs(input), output, model.targets, overwrite)
     written = []
     for f, paths in plans:
         audio, rate = _read_any(f)

@@ -92,9 +92,11 @@ def test_infer_writes_stems_safely(trained, tmp_path):
     again = _run(tmp_path / "h2", f"ckpt={ckpt}", f"input={songs}", f"output={out}", script="infer.py", ok=False)
     assert again.returncode != 0 and "refusing to overwrite" in again.stderr
     assert (out / "stereo" / "bass.wav").stat().st_mtime_ns == before
-    bad = tmp_path / "bad.wav"
-    bad.write_bytes(b"RIFF0000WAVEnot really audio")
-    broken = _run(tmp_path / "h3", f"ckpt={ckpt}", f"input={bad}", f"output={tmp_path / 'none'}", script="infer.py", ok=False)
+    mixed = tmp_path / "mixed"  # a good file first, a corrupt one after it: neither is separated
+    mixed.mkdir()
+    sf.write(mixed / "a_good.wav", 0.1 * np.random.default_rng(2).standard_normal(22050), 22050)
+    (mixed / "b_bad.wav").write_bytes(b"RIFF0000WAVEnot really audio")
+    broken = _run(tmp_path / "h3", f"ckpt={ckpt}", f"input={mixed}", f"output={tmp_path / 'none'}", script="infer.py", ok=False)
     assert broken.returncode != 0 and "cannot read" in broken.stderr
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").rglob("*.wav"))
 

@@ -76,6 +76,12 @@ def test_infer_from_checkpoint(trained, tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert again.returncode != 0 and "refusing to overwrite" in again.stderr
     assert result.read_bytes() == before
+    from sliceq22.lit.infer import deoverlap_file
+
+    song = wav.read_bytes()
+    with pytest.raises(ValueError, match="is the input file"):  # not even with overwrite=true
+        deoverlap_file(str(run / "checkpoints" / "last.ckpt"), str(wav), output=str(wav), overwrite=True)
+    assert wav.read_bytes() == song
 
 
 def test_resume_equals_uninterrupted(tmp_path, data_root):
