@@ -15,14 +15,34 @@ def separate(audio, sample_rate, model, **kwargs):
     return _separate(audio, sample_rate, model, **kwargs)
 
 
+def run_stamp(env=None) -> str:
+    """The name of a run's output folder: ``slurm-<job>.<step>`` inside a multi-task SLURM step,
+    the local time (``%Y-%m-%d_%H-%M-%S``) otherwise.
+
+    Every task of ``srun python train.py ...`` composes its own config; with a timestamp, tasks
+    that start a second apart would write their Hydra files and logs into different folders.
+    The job and step ids are the same for all of them and differ between sruns of one job.
+    """
+    import datetime
+    import os
+
+    env = os.environ if env is None else env
+    job, step = env.get("SLURM_JOB_ID"), env.get("SLURM_STEP_ID")
+    if job and step and int(env.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1:
+        return f"slurm-{job}.{step}"
+    return datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+
+
 def _register_resolvers() -> None:
-    """OmegaConf resolvers the configs use (``${div:a,b}``); a no-op without omegaconf."""
+    """OmegaConf resolvers the configs use (``${div:a,b}``, ``${run_stamp:}``); a no-op without omegaconf."""
     try:
         from omegaconf import OmegaConf
     except ImportError:  # pragma: no cover - omegaconf is a dependency, but keep import light
         return
     if not OmegaConf.has_resolver("div"):
         OmegaConf.register_new_resolver("div", lambda a, b: a / b)
+    if not OmegaConf.has_resolver("run_stamp"):
+        OmegaConf.register_new_resolver("run_stamp", run_stamp, use_cache=True)
 
 
 _register_resolvers()

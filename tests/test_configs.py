@@ -57,3 +57,35 @@ def test_evaluate_configs_compose_and_build(separator, search):
     assert sep.targets and sep.sample_rate == 22050
     if search:
         assert cfg.hydra.sweeper.params  # a multirun grid is defined
+
+
+def test_run_folder_is_shared_by_the_tasks_of_one_srun():
+    from sliceq22 import run_stamp
+
+    step = {"SLURM_JOB_ID": "4711", "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "8"}
+    assert run_stamp(step) == "slurm-4711.0"  # every rank of the step: one folder
+    assert run_stamp({**step, "SLURM_STEP_ID": "1"}) == "slurm-4711.1"  # the next srun: another
+    for single in ({}, {**step, "SLURM_STEP_NUM_TASKS": "1"}, {"SLURM_JOB_ID": "4711"}):
+        stamp = run_stamp(single)  # one process (a laptop, one sbatch task): the local time
+        assert len(stamp) == 19 and stamp[4] == "-" and stamp[10] == "_", stamp
+    cfg = OmegaConf.create({"dir": "outputs/demix/${run_stamp:}"})
+    assert OmegaConf.to_container(cfg, resolve=True)["dir"].startswith("outputs/demix/")
+    with open(os.path.join(CONF, "train.yaml")) as fh:
+        assert "${run_stamp:}" in fh.read()
+
+
+def test_slurm_example_overrides_compose():
+    """The overrides in scripts/slurm_demix.sbatch name real config keys (kept in step with conf/)."""
+    import re
+    import shlex
+
+    path = os.path.join(os.path.dirname(CONF), "scripts", "slurm_demix.sbatch")
+    with open(path) as fh:
+        text = fh.read()
+    command = re.search(r"srun python train\.py((?:.*\\\n)*.*)", text).group(1).replace("\\\n", " ")
+    overrides = [a.replace("$MUSDB_PATH", "/musdb") for a in shlex.split(command)]
+    assert "trainer=ddp" in overrides and any(o.startswith("data.root=") for o in overrides)
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
+    assert cfg.data._target_.endswith("MusicDataModule") and cfg.model.model.hidden == 64
