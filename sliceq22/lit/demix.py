@@ -30,9 +30,15 @@ from sliceq22.models.demix import PerTargetDemixer, SliCQDemixer
 
 def sdr(reference: Tensor, estimate: Tensor, delta: float = 1e-7) -> Tensor:
     """MDX SDR in dB over the last two dims (channels, samples): ``(..., ch, n) -> (...)``."""
-    num = reference.square().sum((-1, -2)) + delta
-    den = (reference - estimate).square().sum((-1, -2)) + delta
-    return 10 * torch.log10(num / den)
+    return _sdr_from_energies(*_energies(reference, estimate), delta)
+
+
+def _energies(reference: Tensor, estimate: Tensor) -> tuple[Tensor, Tensor]:
+    return reference.square().sum((-1, -2)), (reference - estimate).square().sum((-1, -2))
+
+
+def _sdr_from_energies(signal: Tensor, error: Tensor, delta: float = 1e-7) -> Tensor:
+    return 10 * torch.log10((signal + delta) / (error + delta))
 
 
 def combination_loss(est: list[Tensor], true: list[Tensor], mix_blocks: list[Tensor], subsets) -> Tensor:
@@ -77,6 +83,12 @@ class DemixModule(ConfiguredModule):
         optimizer: ``params -> Optimizer``; scheduler: ``optimizer -> scheduler`` or ``None``.
         tf_weight, sdr_weight: weights of the transform-domain loss and of the negated SDR.
         combination: add the pairwise target combinations to the transform-domain loss.
+        eval_chunk_seconds: validation and test items longer than this (whole MUSDB tracks) go
+            through the model in equal consecutive chunks no longer than it, so their memory is
+            bounded (~34 MiB per second of stereo at Bark-262: a 10-minute track in one piece
+            would take ~20 GB); the SDR sums its energies over all chunks (the whole-track MDX
+            SDR of the chunk-wise estimates), the transform-domain loss is the length-weighted
+            mean. ``None``: always in one piece. Training batches are never chunked.
         checkpoint_config: resolved config stored in checkpoints (set by ``sliceq22.lit.run``).
     """
 
@@ -88,12 +100,16 @@ class DemixModule(ConfiguredModule):
         tf_weight: float = 1.0,
         sdr_weight: float = 0.05,
         combination: bool = True,
+        eval_chunk_seconds: float | None = 60.0,
         checkpoint_config: dict | None = None,
     ):
         super().__init__()
         self.model = model
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.tf_weight, self.sdr_weight, self.combination = float(tf_weight), float(sdr_weight), bool(combination)
+        if eval_chunk_seconds is not None and eval_chunk_seconds <= 0:
+            raise ValueError(f"eval_chunk_seconds must be positive or None, got {eval_chunk_seconds}")
+        self.eval_chunk_seconds = eval_chunk_seconds
         self.checkpoint_config = checkpoint_config
         J = len(model.targets)
         sizes = (1, 2) if combination and J > 2 else (1,)
@@ -114,16 +130,33 @@ class DemixModule(ConfiguredModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
 
-    def _step(self, batch, stage: str) -> Tensor:
-        mixture, targets = batch
-        mixture, targets = mixture.float(), targets.float()
+    def _chunks(self, n: int, stage: str) -> list[tuple[int, int]]:
+        """``[(start, end), ...]``: one piece in training or when short, else equal chunks."""
+        if stage == "train" or self.eval_chunk_seconds is None:
+            return [(0, n)]
+        k = -(-n // max(1, int(self.eval_chunk_seconds * self.model.sample_rate)))
+        bounds = [round(i * n / k) for i in range(k + 1)]
+        return list(zip(bounds[:-1], bounds[1:]))
+
+    def _losses(self, mixture: Tensor, targets: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Transform-domain loss and the SDR energies ``(B, J)`` of one piece of audio."""
         y, est, mix_blocks = self.model(mixture, return_spec=True)
         true = self.model.target_coefficients(targets)
         if isinstance(self.model, PerTargetDemixer):  # each target in its own domain
             tf = sum(combination_loss(e, t, m, [(0,)]) for e, t, m in zip(est, true, mix_blocks)) / len(est)
         else:
             tf = combination_loss(est, true, mix_blocks, self.subsets)
-        scores = sdr(targets, y)  # (B, J)
+        return (tf, *_energies(targets, y))
+
+    def _step(self, batch, stage: str) -> Tensor:
+        mixture, targets = batch
+        mixture, targets = mixture.float(), targets.float()
+        n = mixture.shape[-1]
+        tf, signal, error = 0.0, 0.0, 0.0
+        for s, e in self._chunks(n, stage):
+            tf_part, signal_part, error_part = self._losses(mixture[..., s:e], targets[..., s:e])
+            tf, signal, error = tf + tf_part * ((e - s) / n), signal + signal_part, error + error_part
+        scores = _sdr_from_energies(signal, error)  # (B, J)
         loss = self.tf_weight * tf - self.sdr_weight * scores.mean()
         log = {f"{stage}/loss": loss, f"{stage}/tf": tf, f"{stage}/sdr": scores.mean()}
         if stage != "train":
