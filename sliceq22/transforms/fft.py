@@ -107,15 +107,37 @@ def rfft(x: Tensor) -> Tensor:
     return _rfft(x)
 
 
+def _hermitian_irfft(x: Tensor, n: int) -> Tensor:
+    """``irfft`` as a c2c inverse of the Hermitian-completed spectrum, built on the real view.
+
+    Imaginary parts of DC (and Nyquist, ``n`` even) are dropped, as ``torch.fft.irfft`` does.
+    Only real-view slicing, ``flip``, ``stack``, ``cat`` and one c2c FFT: exportable, and ONNX
+    gets an inverse DFT that is not one-sided (onnxruntime < 1.24, the last releases for
+    Python 3.10, refuses ``DFT`` nodes with ``onesided=1, inverse=1``, which is what
+    ``torch.fft.irfft`` exports to).
+    """
+    r = torch.view_as_real(x)  # (..., n // 2 + 1, 2)
+    keep = torch.ones(r.shape[-2], dtype=r.dtype, device=r.device)
+    keep[0] = 0.0
+    if n % 2 == 0:
+        keep[n // 2] = 0.0
+    r = torch.stack((r[..., 0], r[..., 1] * keep), dim=-1)
+    tail = r[..., 1 : n - n // 2, :].flip(-2)
+    full = torch.view_as_complex(torch.cat((r[..., : n // 2 + 1, :], torch.stack((tail[..., 0], -tail[..., 1]), -1)), dim=-2))
+    return torch.view_as_real(ifft(full, n))[..., 0]
+
+
 def irfft(x: Tensor, n: int) -> Tensor:
-    """Inverse of :func:`rfft` for an output of ``n`` samples (Hermitian completion)."""
-    if _needs_bluestein(n, x.dtype):
-        full = torch.cat((x, x[..., 1 : n - n // 2].flip(-1).conj()), dim=-1)
-        # imaginary parts of DC (and Nyquist) are dropped, as torch.fft.irfft does
-        full = torch.cat((full[..., :1].real.to(full.dtype), full[..., 1:]), dim=-1)
-        if n % 2 == 0:
-            full = torch.cat((full[..., : n // 2], full[..., n // 2 : n // 2 + 1].real.to(full.dtype), full[..., n // 2 + 1 :]), dim=-1)
-        return ifft(full, n).real
+    """Inverse of :func:`rfft` for an output of ``n`` samples (Hermitian completion).
+
+    Under ``torch.export`` / ONNX export and for float64 sizes with a large prime factor
+    (Bluestein), the completion is explicit (:func:`_hermitian_irfft`); otherwise
+    ``torch.fft.irfft``.
+    """
+    if x.shape[-1] != n // 2 + 1:
+        raise ValueError(f"irfft of n={n} needs {n // 2 + 1} frequencies, got {x.shape[-1]}")
+    if _needs_bluestein(n, x.dtype) or torch.compiler.is_exporting():
+        return _hermitian_irfft(x, n)
     return torch.fft.irfft(x, n=n, dim=-1)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from . import fft as _fft
+
 _WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window}
 
 
@@ -127,7 +129,7 @@ class STFT(nn.Module):
         n, hop = self.n_fft, self.hop_length
         R = n // hop
         w = self.window.to(rtype)
-        frames = torch.fft.irfft(torch.view_as_complex(torch.view_as_real(C).transpose(-3, -2)), n) * w  # (B, T, n)
+        frames = _fft.irfft(torch.view_as_complex(torch.view_as_real(C).transpose(-3, -2)), n) * w  # (B, T, n)
         T = frames.shape[-2]
         blocks = frames.unflatten(-1, (R, hop))  # (B, T, R, hop): frame t covers blocks t .. t + R - 1
         out = frames.new_zeros(frames.shape[:-2] + (T + R - 1, hop))

@@ -1,0 +1,66 @@
+"""The transforms' FFT helpers: float64 precision for any size, torch semantics, exportable irfft."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sliceq22.transforms import fft as _fft
+
+SIZES = [7, 292, 1000, 1001, 4 * 3 * 5 * 7 * 43]  # odd, 4 * 73 (Bluestein in float64), smooth, 7 * 11 * 13, xumx's slice
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_float64_transforms_match_pocketfft(n):
+    """Every size to ~1e-15 relative, the large-prime ones too (MKL alone gives ~1e-14 there)."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((3, n))
+    z = x + 1j * rng.standard_normal((3, n))
+    tx, tz = torch.from_numpy(x), torch.from_numpy(z)
+    assert _rel(_fft.fft(tz).numpy(), np.fft.fft(z)) < 1e-14
+    assert _rel(_fft.ifft(tz).numpy(), np.fft.ifft(z)) < 1e-14
+    assert _rel(_fft.rfft(tx).numpy(), np.fft.rfft(x)) < 1e-14
+    assert _rel(_fft.irfft(torch.from_numpy(np.fft.rfft(x)), n).numpy(), x) < 1e-14
+
+
+@pytest.mark.parametrize("n", [16, 17, 292])
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_hermitian_irfft_has_torch_semantics(n, dtype):
+    """The explicit completion (export and Bluestein path) drops the imaginary parts of DC and
+    Nyquist exactly as ``torch.fft.irfft`` does."""
+    g = torch.Generator().manual_seed(n)
+    x = torch.randn(2, 3, n // 2 + 1, dtype=dtype, generator=g)  # imaginary DC / Nyquist nonzero
+    expected = torch.fft.irfft(x.to(torch.complex128), n)
+    tol = 1e-13 if dtype == torch.complex128 else 1e-5
+    torch.testing.assert_close(_fft._hermitian_irfft(x, n).double(), expected, rtol=0, atol=tol)
+    with pytest.raises(ValueError, match="frequencies"):
+        _fft.irfft(x[..., :-1], n)
+
+
+@pytest.mark.parametrize("n", [10, 11, 292])
+def test_rfft_backward_is_the_adjoint(n):
+    x = torch.randn(2, n, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: torch.view_as_real(_fft.rfft(v)), (x,))
+
+
+def test_exported_irfft_is_not_a_one_sided_inverse_dft():
+    """ONNX ``DFT`` with ``onesided=1, inverse=1`` (what ``torch.fft.irfft`` exports to) is
+    refused by onnxruntime < 1.24, the last releases for Python 3.10; the export path avoids it."""
+    pytest.importorskip("onnxscript")
+
+    class RoundTrip(torch.nn.Module):
+        def forward(self, x):
+            return _fft.irfft(_fft.rfft(x) * 2.0, x.shape[-1])
+
+    program = torch.onnx.export(RoundTrip().eval(), (torch.randn(2, 64),), dynamo=True, optimize=False, verbose=False)
+    dfts = [node for node in program.model_proto.graph.node if node.op_type == "DFT"]
+    assert dfts
+    for node in dfts:
+        attrs = {a.name: a.i for a in node.attribute}
+        assert not (attrs.get("onesided", 0) and attrs.get("inverse", 0)), attrs
