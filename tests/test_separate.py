@@ -132,3 +132,23 @@ def test_long_audio_costs_its_output_and_one_chunk_of_memory():
     assert output > 100 and grown < output + 48, (grown, output)
     whole, _ = growth(80, 1000)
     assert whole > 4 * grown, (whole, grown)
+
+
+def test_stems_keep_the_asked_bit_depth_and_report_clipping(tmp_path):
+    import soundfile as sf
+
+    from sliceq22.data.audio import output_subtype, save_audio
+
+    sf.write(tmp_path / "in24.flac", np.zeros((100, 2)), 44100, subtype="PCM_24")
+    sf.write(tmp_path / "in_float.wav", np.zeros((100, 2)), 44100, subtype="FLOAT")
+    assert output_subtype("input", str(tmp_path / "in24.flac")) == "PCM_24"
+    assert output_subtype("input", str(tmp_path / "in_float.wav")) == "FLOAT"
+    assert output_subtype("pcm16") == "PCM_16"
+    with pytest.raises(ValueError, match="pcm24"):
+        output_subtype("int8")
+    loud = torch.tensor([[0.5, 1.5, -2.0, 0.25]])
+    assert save_audio(str(tmp_path / "f.wav"), loud, 44100) == 0  # float keeps everything
+    assert sf.read(tmp_path / "f.wav")[0].max() == 1.5
+    assert save_audio(str(tmp_path / "p.wav"), loud, 44100, subtype="PCM_16") == 2
+    back, _ = sf.read(tmp_path / "p.wav")
+    assert sf.info(tmp_path / "p.wav").subtype == "PCM_16" and back.max() <= 1.0 and back.min() >= -1.0

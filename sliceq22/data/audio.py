@@ -32,8 +32,31 @@ def load_audio(path: str, sample_rate: float, seconds: float | None = None) -> t
     return torch.from_numpy(data.T.copy())
 
 
-def save_audio(path: str, audio: torch.Tensor, sample_rate: float, overwrite: bool = False) -> None:
-    """Write ``(channels, samples)`` as a float32 wav; never replaces a file unless asked to.
+SUBTYPES = {"float": "FLOAT", "pcm16": "PCM_16", "pcm24": "PCM_24"}
+
+
+def output_subtype(choice: str, input_path: str | None = None) -> str:
+    """The soundfile subtype for ``choice``: ``float`` (32-bit float, never clips), ``pcm16``,
+    ``pcm24``, or ``input`` (the input file's bit depth when it is 16/24-bit PCM, else float).
+
+    Raises:
+        ValueError: an unknown choice.
+    """
+    if choice == "input":
+        if input_path is None:
+            raise ValueError("subtype='input' needs the input file")
+        return {"PCM_16": "PCM_16", "PCM_24": "PCM_24"}.get(sf.info(input_path).subtype, "FLOAT")
+    if choice not in SUBTYPES:
+        raise ValueError(f"unknown output subtype {choice!r}; choose one of {', '.join([*SUBTYPES, 'input'])}")
+    return SUBTYPES[choice]
+
+
+def save_audio(path: str, audio: torch.Tensor, sample_rate: float, overwrite: bool = False, subtype: str = "FLOAT") -> int:
+    """Write ``(channels, samples)`` as a wav (float32 unless ``subtype`` says otherwise);
+    never replaces a file unless asked to.
+
+    Returns:
+        The number of samples clipped to [-1, 1] (PCM subtypes only; float keeps everything).
 
     Raises:
         ValueError: ``path`` exists and ``overwrite`` is false.
@@ -41,4 +64,10 @@ def save_audio(path: str, audio: torch.Tensor, sample_rate: float, overwrite: bo
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{path} exists: refusing to overwrite it (choose another output or pass overwrite=true)")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    sf.write(path, audio.detach().cpu().double().numpy().T, int(sample_rate), subtype="FLOAT")
+    data = audio.detach().cpu().double().numpy().T
+    clipped = 0
+    if subtype.startswith("PCM"):
+        clipped = int((np.abs(data) > 1.0).sum())
+        data = np.clip(data, -1.0, 1.0)
+    sf.write(path, data, int(sample_rate), subtype=subtype)
+    return clipped

@@ -155,16 +155,23 @@ def separate_files(
     device: str = "cpu",
     chunk_seconds: float = 30.0,
     progress: bool = True,
+    subtype: str = "float",
 ) -> list[str]:
     """Separate a file or a folder of files into ``<output>/<song>/<target>.wav``.
 
     Every input is read and checked and every output path is checked before any work
     (:func:`plan_outputs`: one error lists every problem); stems are written to temporary
     names and renamed once all of a song's stems exist, so an error never leaves partial
-    outputs. Mono files give mono stems, other rates are resampled and restored.
+    outputs. Mono files give mono stems, other rates are resampled and restored. ``subtype``:
+    ``float`` (32-bit float wav, the default: nothing clips), ``pcm16``, ``pcm24``, or ``input``
+    (each input's own bit depth when it is 16/24-bit PCM); PCM stems are clipped to [-1, 1]
+    with a warning naming the file.
     """
+    from sliceq22.data.audio import output_subtype
     from sliceq22.separator import separate
 
+    if subtype != "input":
+        output_subtype(subtype)  # an unknown choice fails before any work
     model = load_separator(ckpt, device)
     output = output or "separated"
     plans = plan_outputs(_inputs(input), output, model.targets, overwrite)
@@ -174,8 +181,11 @@ def separate_files(
         stems = separate(audio, rate, model, chunk_seconds=chunk_seconds, device=device, progress=progress)
         tmp = {t: p + ".partial.wav" for t, p in paths.items()}
         try:
+            fmt = output_subtype(subtype, f)
             for t, p in tmp.items():
-                save_audio(p, stems[t], rate, overwrite=True)
+                clipped = save_audio(p, stems[t], rate, overwrite=True, subtype=fmt)
+                if clipped:
+                    log.warning("%s: %d samples clipped to [-1, 1] for %s (subtype=float keeps them)", paths[t], clipped, fmt)
             for t, p in paths.items():
                 os.replace(tmp[t], p)
         finally:
@@ -188,12 +198,13 @@ def separate_files(
     return written
 
 
-def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu", chunk_seconds: float = 30.0):
+def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu", chunk_seconds: float = 30.0,
+        subtype: str = "float"):
     """``infer.py``'s job: separate with a demixing checkpoint, or reconstruct with a de-overlap one."""
     from sliceq22.lit.demix import DemixModule
 
     state = _read_checkpoint(ckpt)
     target = state.get(CONFIG_KEY, {}).get("model", {}).get("_target_", "")
     if target.endswith(DemixModule.__name__):
-        return separate_files(ckpt, input, output, overwrite, device, chunk_seconds)
+        return separate_files(ckpt, input, output, overwrite, device, chunk_seconds, subtype=subtype)
     return deoverlap_file(ckpt, input, output, overwrite, device)
