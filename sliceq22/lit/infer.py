@@ -156,6 +156,7 @@ def separate_files(
     chunk_seconds: float = 30.0,
     progress: bool = True,
     subtype: str = "float",
+    wiener_iterations: int | None = None,
 ) -> list[str]:
     """Separate a file or a folder of files into ``<output>/<song>/<target>.wav``.
 
@@ -165,14 +166,15 @@ def separate_files(
     outputs. Mono files give mono stems, other rates are resampled and restored. ``subtype``:
     ``float`` (32-bit float wav, the default: nothing clips), ``pcm16``, ``pcm24``, or ``input``
     (each input's own bit depth when it is 16/24-bit PCM); PCM stems are clipped to [-1, 1]
-    with a warning naming the file.
+    with a warning naming the file. ``wiener_iterations`` overrides the post-filter's EM steps
+    (``None``: as trained).
     """
     from sliceq22.data.audio import output_subtype
     from sliceq22.separator import separate
 
     if subtype != "input":
         output_subtype(subtype)  # an unknown choice fails before any work
-    model = load_separator(ckpt, device)
+    model = load_separator(ckpt, device, wiener_iterations)
     output = output or "separated"
     plans = plan_outputs(_inputs(input), output, model.targets, overwrite)
     written = []
@@ -199,12 +201,12 @@ def separate_files(
 
 
 def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu", chunk_seconds: float = 30.0,
-        subtype: str = "float"):
+        subtype: str = "float", wiener_iterations: int | None = None):
     """``infer.py``'s job: separate with a demixing checkpoint, or reconstruct with a de-overlap one."""
     from sliceq22.lit.demix import DemixModule
 
     state = _read_checkpoint(ckpt)
     target = state.get(CONFIG_KEY, {}).get("model", {}).get("_target_", "")
     if target.endswith(DemixModule.__name__):
-        return separate_files(ckpt, input, output, overwrite, device, chunk_seconds, subtype=subtype)
+        return separate_files(ckpt, input, output, overwrite, device, chunk_seconds, subtype=subtype, wiener_iterations=wiener_iterations)
     return deoverlap_file(ckpt, input, output, overwrite, device)
