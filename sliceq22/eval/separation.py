@@ -228,6 +228,9 @@ def run(
     """
     from hydra.utils import instantiate
 
+    from sliceq22.device import resolve_device
+
+    device = resolve_device(device)
     if data.get("render"):
         from sliceq22.data.render import render_dataset
 

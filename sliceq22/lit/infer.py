@@ -20,6 +20,7 @@ import torch
 from hydra.utils import instantiate
 
 from sliceq22.data.audio import load_audio, save_audio
+from sliceq22.device import resolve_device
 from sliceq22.lit.deoverlap import CONFIG_KEY, DeOverlapModule, snr_db
 from sliceq22.models.deoverlap import analytic_deoverlap
 
@@ -36,6 +37,7 @@ def load_deoverlap(ckpt: str, device: str = "cpu") -> DeOverlapModule:
 
 def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu") -> dict:
     """De-overlap one file and write the reconstruction; returns the SNRs in dB."""
+    device = resolve_device(device)
     module = load_deoverlap(ckpt, device)
     t = module.transform
     x = load_audio(input, t.sample_rate).float().to(device)
@@ -71,7 +73,7 @@ def _load_module(ckpt: str, device: str = "cpu", state: dict | None = None):
         raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=...`?")
     module = instantiate(state[CONFIG_KEY]["model"])
     module.load_state_dict(state["state_dict"])
-    return module.to(device).eval()
+    return module.to(resolve_device(device)).eval()
 
 
 def load_separator(ckpt: str, device: str = "cpu", wiener_iterations: int | None = None):
@@ -174,6 +176,7 @@ def separate_files(
 
     if subtype != "input":
         output_subtype(subtype)  # an unknown choice fails before any work
+    device = resolve_device(device)
     model = load_separator(ckpt, device, wiener_iterations)
     output = output or "separated"
     plans = plan_outputs(_inputs(input), output, model.targets, overwrite)
@@ -205,6 +208,7 @@ def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = Fals
     """``infer.py``'s job: separate with a demixing checkpoint, or reconstruct with a de-overlap one."""
     from sliceq22.lit.demix import DemixModule
 
+    device = resolve_device(device)  # a device this machine lacks fails before the checkpoint is read
     state = _read_checkpoint(ckpt)
     target = state.get(CONFIG_KEY, {}).get("model", {}).get("_target_", "")
     if target.endswith(DemixModule.__name__):
