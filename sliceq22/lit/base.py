@@ -20,6 +20,11 @@ class ConfiguredModule(L.LightningModule):
     Checkpoints then carry the config under ``sliceq22_config`` (``infer.py`` rebuilds the
     module from it and loads weights with ``weights_only=True``) and the torch RNG state, so a
     resumed run draws the same excerpts an uninterrupted one would.
+
+    Under DDP every rank starts from the same seed (and a resumed run from rank 0's saved RNG
+    state), so excerpts drawn in the main process (``num_workers=0``) would be the same batch
+    on every rank; :meth:`on_fit_start` moves ranks > 0 to streams of their own, derived from
+    that common state (rank 0 and single-process runs are untouched).
     """
 
     optimizer_factory = None
@@ -46,6 +51,11 @@ class ConfiguredModule(L.LightningModule):
         if self.scheduler_factory is None:
             return opt
         return {"optimizer": opt, "lr_scheduler": self.scheduler_factory(opt)}
+
+    def on_fit_start(self) -> None:
+        if self.trainer.world_size > 1 and self.global_rank > 0:
+            base = int(torch.randint(2**62, ()).item())  # equal on every rank: same state so far
+            torch.manual_seed(base + self.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.checkpoint_config is not None:

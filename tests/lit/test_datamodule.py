@@ -22,3 +22,50 @@ def test_renders_then_serves(tmp_path):
     assert torch.isfinite(mix).all()
     dm.setup("test")
     assert len(dm.test_dataloader()) == 1
+
+
+_DDP_SCRIPT = """
+import sys, torch, lightning as L
+from sliceq22.lit.base import ConfiguredModule
+from sliceq22.lit.datamodule import MusicDataModule
+
+class Probe(ConfiguredModule):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.optimizer_factory = lambda params: torch.optim.SGD(params, lr=0.0)
+
+    def training_step(self, batch, i):
+        print(f"rank {self.global_rank} step {i} sum {batch[0].double().sum().item():.9e}", flush=True)
+        return self.w.sum() * batch[0].mean()
+
+if __name__ == "__main__":
+    L.seed_everything(7, workers=True)
+    dm = MusicDataModule(sys.argv[1], seconds=0.5, samples_per_track=4, batch_size=2, num_workers=0)
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=1, limit_train_batches=2, limit_val_batches=0,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0)
+    trainer.fit(Probe(), datamodule=dm)
+"""
+
+
+def test_ddp_ranks_draw_different_excerpts(tmp_path):
+    """Two CPU processes, excerpts drawn in the main process: every rank seeded alike used to
+    train on the very same batches (half the data, twice the compute)."""
+    import os
+    import subprocess
+    import sys
+
+    root = str(tmp_path / "emb")
+    MusicDataModule(root, render={"tracks": 4, "seconds": 2.0, "seed": 5}).prepare_data()
+    script = tmp_path / "probe.py"
+    script.write_text(_DDP_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), root], capture_output=True, text=True, timeout=300,
+                         cwd=str(tmp_path), env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    sums = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("rank "):
+            _, rank, _, step, _, value = line.split()
+            sums[(int(rank), int(step))] = value
+    assert set(sums) == {(r, s) for r in (0, 1) for s in (0, 1)}, out.stdout
+    assert sums[(0, 0)] != sums[(1, 0)] and sums[(0, 1)] != sums[(1, 1)]
