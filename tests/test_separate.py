@@ -71,7 +71,11 @@ def test_a_batch_is_checked_whole_before_any_work(tmp_path):
     sf.write(songs / "song.flac", noise, 22050)  # same stem folder as song.wav
     (songs / "z_corrupt.wav").write_bytes(b"RIFF0000WAVEnot really audio")
     sf.write(songs / "z_nan.wav", np.full(100, np.nan), 22050, subtype="FLOAT")
-    files = sorted(str(p) for p in songs.iterdir())
+    (songs / "._a_good.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # skipped: hidden
+    from sliceq22.lit.infer import _inputs
+
+    files = _inputs(str(songs))
+    assert len(files) == 5 and not any(os.path.basename(f).startswith(".") for f in files)
     out = tmp_path / "stems"
     (out / "a_good").mkdir(parents=True)
     (out / "a_good" / "bass.wav").write_bytes(b"the user's")

@@ -96,7 +96,8 @@ def load_separator(ckpt: str, device: str = "cpu", wiener_iterations: int | None
 
 def _inputs(input: str) -> list[str]:
     if os.path.isdir(input):
-        files = sorted(os.path.join(input, f) for f in os.listdir(input) if f.lower().endswith(AUDIO_EXTENSIONS))
+        # hidden files are skipped: macOS leaves "._song.wav" resource forks beside copied songs
+        files = sorted(os.path.join(input, f) for f in os.listdir(input) if f.lower().endswith(AUDIO_EXTENSIONS) and not f.startswith("."))
         if not files:
             raise ValueError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {input}")
         return files
