@@ -81,7 +81,7 @@ def test_bad_roots(tmp_path):
         find_tracks(str(tmp_path / "nope"))
     with pytest.raises(ValueError, match="not MUSDB18-HQ-like"):
         find_tracks(str(tmp_path))
-    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / ".ipynb_checkpoints").mkdir(parents=True)  # hidden folders are not tracks
     with pytest.raises(ValueError, match="no train tracks"):
         find_tracks(str(tmp_path))
 

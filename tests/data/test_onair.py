@@ -39,6 +39,7 @@ def _song(tmp_path, stems, sr=44100, n=4410):
 
 def test_convert_song_sums_per_target(tmp_path):
     song = _song(tmp_path, {"Kick.wav": 1, "Snare.wav": 1, "Bass.wav": 1, "Keys.wav": 2, "Vox.wav": 1})
+    (song / "._Kick.wav").write_bytes(b"\x00\x05\x16\x07")  # a macOS resource fork: not a stem
     dst = tmp_path / "musdb"
     convert_song(str(song), str(dst))
     (track,) = find_tracks(str(dst), "train")
