@@ -70,8 +70,16 @@ def test_run_folder_is_shared_by_the_tasks_of_one_srun():
         assert len(stamp) == 19 and stamp[4] == "-" and stamp[10] == "_", stamp
     cfg = OmegaConf.create({"dir": "outputs/demix/${run_stamp:}"})
     assert OmegaConf.to_container(cfg, resolve=True)["dir"].startswith("outputs/demix/")
-    with open(os.path.join(CONF, "train.yaml")) as fh:
-        assert "${run_stamp:}" in fh.read()
+    # what Hydra itself makes of train.yaml's run dir inside a 4-task srun step, end to end
+    import subprocess
+    import sys
+
+    train = os.path.join(os.path.dirname(CONF), "train.py")
+    env = {**os.environ, "SLURM_JOB_ID": "4711", "SLURM_STEP_ID": "2", "SLURM_STEP_NUM_TASKS": "4"}
+    out = subprocess.run([sys.executable, train, "experiment=demix", "--cfg", "hydra", "--resolve"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "dir: outputs/demix/slurm-4711.2" in out.stdout
 
 
 def test_slurm_example_overrides_compose():
