@@ -114,7 +114,8 @@ def separate(
         audio: ``(channels, samples)`` or ``(samples,)`` real samples.
         sample_rate: the audio's rate in Hz.
         model: a separator (e.g. ``sliceq22.lit.infer.load_separator(ckpt)``).
-        device: where the model runs (default: where its parameters are).
+        device: where the model runs (``"auto"``, ``"cpu"``, ``"cuda"``, ...; the model is moved
+            there); default: where its parameters are.
 
     Returns:
         ``{target: (channels, samples)}`` at the input's rate, channel count and length.
@@ -136,6 +137,12 @@ def separate(
     if device is None:
         params = list(model.parameters()) if isinstance(model, nn.Module) else []
         device = params[0].device if params else torch.device("cpu")
+    else:
+        from sliceq22.device import resolve_device
+
+        device = resolve_device(device)
+        if isinstance(model, nn.Module):
+            model.to(device)
 
     def run(chunk: Tensor) -> Tensor:
         with torch.no_grad():

@@ -31,3 +31,16 @@ def test_gpu_alias_and_index_check():
     assert resolve_device("gpu") == torch.device("cuda")
     with pytest.raises(ValueError, match="visible"):
         resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_separate_takes_device_names(music3):
+    import sliceq22
+    from sliceq22.models.demix import SliCQDemixer
+    from sliceq22.transforms import SliCQT
+
+    model = SliCQDemixer(SliCQT(scale="bark", fmin=40.0, fmax=22050, bins=24, sample_rate=44100), hidden=4, dilations=(1,)).eval()
+    out = sliceq22.separate(music3[:, :22050].float(), 44100, model, device="auto")
+    assert set(out) == set(model.targets) and out["bass"].shape == (2, 22050)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device=cpu or device=auto"):
+            sliceq22.separate(music3[:, :22050].float(), 44100, model, device="cuda")
