@@ -130,7 +130,8 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
     if not any(os.path.isdir(os.path.join(root, s)) for s in ("train", "test")):
         raise ValueError(f"{root} is not MUSDB18-HQ-like: it has neither a train/ nor a test/ folder")
     folder = os.path.join(root, "test" if subset == "test" else "train")
-    names = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)) and not d.endswith(".partial") and not d.startswith(".")) if os.path.isdir(folder) else []
+    entries = os.listdir(folder) if os.path.isdir(folder) else []  # hidden folders and interrupted renders are no tracks
+    names = sorted(d for d in entries if os.path.isdir(os.path.join(folder, d)) and not d.endswith(".partial") and not d.startswith("."))
     valid = _valid_names(root) if subset != "test" else set()
     if subset == "train":
         names = [n for n in names if n not in valid]

@@ -51,7 +51,8 @@ def convert_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFA
         ValueError: no wavs, stems of different sample rates or lengths, an unmatched stem
             (with ``unknown="error"``), or an existing destination track.
     """
-    files = sorted(f for f in os.listdir(song_dir) if f.lower().endswith((".wav", ".flac")) and not f.startswith("."))  # not macOS "._x.wav"
+    # hidden files are no stems (macOS leaves "._Kick.wav" resource forks beside copied files)
+    files = sorted(f for f in os.listdir(song_dir) if f.lower().endswith((".wav", ".flac")) and not f.startswith("."))
     if not files:
         raise ValueError(f"no wav/flac stems in {song_dir}")
     name = os.path.basename(os.path.normpath(song_dir))

@@ -137,7 +137,7 @@ def plan_outputs(files: list[str], output: str, targets, overwrite: bool = False
         song = os.path.splitext(os.path.basename(f))[0]
         folder = os.path.join(output, song)
         if folder in owner:
-            problems.append(f"{owner[folder]} and {f} would both write {folder}/: rename one or separate them apart")
+            problems.append(f"{owner[folder]} and {f} would both write {folder}/: rename one of them or separate them in two runs")
         owner.setdefault(folder, f)
         paths = {t: os.path.join(folder, f"{t}.wav") for t in targets}
         existing = [p for p in paths.values() if os.path.exists(p)]
