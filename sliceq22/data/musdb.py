@@ -9,7 +9,8 @@ Design record:
     training needs, and needs nothing outside pip. What ``musdb`` defines is kept: the train
     and test subsets and the validation tracks (read from musdb's own ``configs/mus.yaml``
     without importing the package); the embedded dataset carries its own validation flags in
-    ``render.json``. Every track is checked when it is found (header reads only), so that a
+    ``render.json``, and other data in this layout takes a ``valid.txt`` or a fixed every-sixth
+    split (see :func:`_valid_names`). Every track is checked when it is found (header reads only), so that a
     missing stem or mismatched lengths fail at start-up with the file named, not mid-epoch.
 """
 
@@ -58,12 +59,35 @@ def musdb_validation_tracks() -> list[str]:
         return list(yaml.safe_load(fh)["validation_tracks"])
 
 
-def _valid_names(root: str) -> set[str]:
+VALID_LIST = "valid.txt"
+
+
+def _valid_names(root: str, train_names: list[str]) -> set[str]:
+    """The validation tracks among ``train/``'s, by the first rule that applies:
+
+    1. ``<root>/render.json`` (the embedded dataset's own flags);
+    2. ``<root>/valid.txt``, one track name per line (your own choice for your own data; every
+       name must be a folder under ``train/``);
+    3. musdb's 14 validation tracks, when any of them is under ``train/`` (MUSDB18-HQ);
+    4. otherwise (other data in the MUSDB layout) the same rule the embedded renders use:
+       every sixth training track by sorted name, starting with the second.
+    """
     manifest = os.path.join(root, "render.json")
     if os.path.isfile(manifest):  # the embedded dataset
         with open(manifest) as fh:
             return {t["name"] for t in json.load(fh)["tracks"] if t["valid"]}
-    return set(musdb_validation_tracks())
+    listed = os.path.join(root, VALID_LIST)
+    if os.path.isfile(listed):
+        with open(listed) as fh:
+            names = {line.strip() for line in fh if line.strip() and not line.startswith("#")}
+        unknown = sorted(names - set(train_names))
+        if unknown:
+            raise ValueError(f"{listed} names tracks that are not folders under {os.path.join(root, 'train')}: {unknown}")
+        return names
+    musdb_names = set(musdb_validation_tracks())
+    if musdb_names & set(train_names):
+        return musdb_names
+    return {n for j, n in enumerate(sorted(train_names)) if len(train_names) >= 2 and j % 6 == 1}
 
 
 def check_track(path: str, sample_rate: int, mono_to_stereo: bool = False) -> Track:
@@ -105,7 +129,9 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
     Args:
         root: a MUSDB18-HQ-like folder (real or rendered).
         subset: ``train`` (without the validation tracks), ``valid``, ``test``, or ``all``
-            (every track: e.g. a held-out render on which nothing was trained).
+            (every track: e.g. a held-out render on which nothing was trained). Which training
+            tracks validate: ``render.json``, ``valid.txt``, musdb's list, or every sixth
+            (:func:`_valid_names`).
         sample_rate: the rate every stem must have.
         mono_to_stereo: accept mono stems (they are duplicated when read).
 
@@ -132,7 +158,7 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
     folder = os.path.join(root, "test" if subset == "test" else "train")
     entries = os.listdir(folder) if os.path.isdir(folder) else []  # hidden folders and interrupted renders are no tracks
     names = sorted(d for d in entries if os.path.isdir(os.path.join(folder, d)) and not d.endswith(".partial") and not d.startswith("."))
-    valid = _valid_names(root) if subset != "test" else set()
+    valid = _valid_names(root, names) if subset != "test" else set()
     if subset == "train":
         names = [n for n in names if n not in valid]
     elif subset == "valid":

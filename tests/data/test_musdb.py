@@ -25,6 +25,25 @@ def test_splits(embedded_root):
         find_tracks(embedded_root, "everything")
 
 
+def test_validation_split_of_other_musdb_layout_data(embedded_root, tmp_path):
+    """Data in the MUSDB layout that is neither a render nor MUSDB18-HQ (e.g. an OnAir
+    conversion): every sixth training track validates, or the tracks a valid.txt lists."""
+    root = tmp_path / "mine"
+    shutil.copytree(os.path.join(embedded_root, "train"), root / "train")
+    every = sorted(os.listdir(root / "train"))  # 5 tracks: the render's 4 train + 1 valid
+    valid = find_tracks(str(root), "valid")
+    assert [t.name for t in valid] == [every[1]] and all(t.is_valid for t in valid)
+    assert [t.name for t in find_tracks(str(root), "train")] == [n for n in every if n != every[1]]
+    (root / "valid.txt").write_text(f"# my choice\n{every[3]}\n{every[4]}\n")
+    assert [t.name for t in find_tracks(str(root), "valid")] == every[3:5]
+    (root / "valid.txt").write_text("Nobody - Nothing\n")
+    with pytest.raises(ValueError, match="Nobody - Nothing"):
+        find_tracks(str(root), "train")
+    (root / "valid.txt").unlink()
+    os.rename(root / "train" / every[0], root / "train" / "Actions - One Minute Smile")  # looks like MUSDB18-HQ
+    assert [t.name for t in find_tracks(str(root), "valid")] == ["Actions - One Minute Smile"]  # musdb's list
+
+
 def test_musdb_validation_split_is_musdbs():
     names = musdb_validation_tracks()
     assert len(names) == 14 and "Actions - One Minute Smile" in names
