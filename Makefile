@@ -45,6 +45,7 @@ bench-gpu: setup-dev
 	$(PY) benchmarks/bench_bsseval.py --device cuda
 	$(PY) benchmarks/bench_nmf.py --device cuda
 	$(PY) benchmarks/bench_separate.py --device cuda
+	$(PY) benchmarks/bench_demix_step.py --device cuda --batch 16 --seconds 6 --override model.model.hidden=64
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
