@@ -9,6 +9,21 @@ import soundfile as sf
 import torch
 
 
+def list_entries(folder: str, kind: str = "any", extensions: tuple[str, ...] | None = None) -> list[str]:
+    """Sorted names in ``folder`` that a user put there: hidden entries are skipped (macOS
+    leaves ``._song.wav`` resource forks beside copied files, notebooks ``.ipynb_checkpoints``).
+
+    Args:
+        kind: ``"any"``, ``"dir"`` (folders only) or ``"file"`` (files only).
+        extensions: keep only names ending with one of these (case-insensitive).
+    """
+    keep = {"any": lambda p: True, "dir": os.path.isdir, "file": os.path.isfile}[kind]
+    names = [n for n in os.listdir(folder) if not n.startswith(".") and keep(os.path.join(folder, n))]
+    if extensions is not None:
+        names = [n for n in names if n.lower().endswith(tuple(extensions))]
+    return sorted(names)
+
+
 def load_audio(path: str, sample_rate: float, seconds: float | None = None) -> torch.Tensor:
     """Read a wav/flac file as float64 ``(channels, samples)``; refuse a wrong sample rate.
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from .audio import list_entries
+
 SOURCES = ("drums", "bass", "other", "vocals")
 SUBSETS = ("train", "valid", "test")
 
@@ -156,8 +158,8 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
     if not any(os.path.isdir(os.path.join(root, s)) for s in ("train", "test")):
         raise ValueError(f"{root} is not MUSDB18-HQ-like: it has neither a train/ nor a test/ folder")
     folder = os.path.join(root, "test" if subset == "test" else "train")
-    entries = os.listdir(folder) if os.path.isdir(folder) else []  # hidden folders and interrupted renders are no tracks
-    names = sorted(d for d in entries if os.path.isdir(os.path.join(folder, d)) and not d.endswith(".partial") and not d.startswith("."))
+    entries = list_entries(folder, "dir") if os.path.isdir(folder) else []
+    names = [d for d in entries if not d.endswith(".partial")]  # an interrupted render is no track
     valid = _valid_names(root, names) if subset != "test" else set()
     if subset == "train":
         names = [n for n in names if n not in valid]

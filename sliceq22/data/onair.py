@@ -21,6 +21,7 @@ import sys
 import numpy as np
 import soundfile as sf
 
+from .audio import list_entries
 from .musdb import SOURCES
 from .render import write_track
 
@@ -51,8 +52,7 @@ def convert_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFA
         ValueError: no wavs, stems of different sample rates or lengths, an unmatched stem
             (with ``unknown="error"``), or an existing destination track.
     """
-    # hidden files are no stems (macOS leaves "._Kick.wav" resource forks beside copied files)
-    files = sorted(f for f in os.listdir(song_dir) if f.lower().endswith((".wav", ".flac")) and not f.startswith("."))
+    files = list_entries(song_dir, "file", (".wav", ".flac"))
     if not files:
         raise ValueError(f"no wav/flac stems in {song_dir}")
     name = os.path.basename(os.path.normpath(song_dir))
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subset", default="train", choices=("train", "test"))
     parser.add_argument("--unknown", default="error", choices=("error", "other", "skip"))
     args = parser.parse_args(argv)
-    songs = sorted(d for d in os.listdir(args.src) if os.path.isdir(os.path.join(args.src, d)) and not d.startswith("."))
+    songs = list_entries(args.src, "dir")
     if not songs:
         sys.exit(f"error: no song folders in {args.src}")
     for song in songs:

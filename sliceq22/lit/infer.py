@@ -19,7 +19,7 @@ import os
 import torch
 from hydra.utils import instantiate
 
-from sliceq22.data.audio import load_audio, save_audio
+from sliceq22.data.audio import list_entries, load_audio, save_audio
 from sliceq22.device import resolve_device
 from sliceq22.lit.deoverlap import CONFIG_KEY, DeOverlapModule, snr_db
 from sliceq22.models.deoverlap import analytic_deoverlap
@@ -96,8 +96,7 @@ def load_separator(ckpt: str, device: str = "cpu", wiener_iterations: int | None
 
 def _inputs(input: str) -> list[str]:
     if os.path.isdir(input):
-        # hidden files are skipped: macOS leaves "._song.wav" resource forks beside copied songs
-        files = sorted(os.path.join(input, f) for f in os.listdir(input) if f.lower().endswith(AUDIO_EXTENSIONS) and not f.startswith("."))
+        files = [os.path.join(input, f) for f in list_entries(input, "file", AUDIO_EXTENSIONS)]
         if not files:
             raise ValueError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {input}")
         return files
