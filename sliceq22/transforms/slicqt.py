@@ -19,8 +19,9 @@ Design record:
       port loops over bins and its backward through the inverse fails on torch 2.13. Here the
       loops are over *groups* only (dozens, not hundreds), so the transform is a few large
       kernels: it is memory- and launch-bound, never compute-bound.
-    * Windows are built in float64 and kept as float64 buffers; they are cast to the input's
-      precision per call (a few hundred kB), which keeps float64 reconstruction at ~1e-15.
+    * Windows are built in float64 and kept as float64 buffers, also when the module is cast
+      (``Float64Buffers``); they are cast to the input's precision per call (a few hundred
+      kB), which keeps float64 reconstruction at ~1e-15.
     * float16/bfloat16 inputs are computed in float32 (cuFFT/pocketfft have no half-precision
       path for these sizes) and give complex64 coefficients.
 """
@@ -32,10 +33,11 @@ from typing import Optional
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from . import fft as _fft
 from .fft import cview
+from .buffers import Float64Buffers
 from .coefficients import Layout, SliCQCoefficients
 from .frame import SlicedFrame, build_frame, minimum_slice_len, next_fast_len
 from .overlap import overlap_add
@@ -150,7 +152,7 @@ class _WindowRows(torch.autograd.Function):
         return grad, None, None, None, None, None, None
 
 
-class SliCQT(nn.Module):
+class SliCQT(Float64Buffers):
     """Sliced constant-Q transform with perfect reconstruction (Holighaus et al. 2012).
 
     ``C = t(x)`` gives ragged coefficients (:class:`SliCQCoefficients`), ``t.inverse(C, length)``
@@ -423,7 +425,8 @@ class SliCQT(nn.Module):
                 f"{self.num_slices(max(length, 1))}); pass the original number of samples"
             )
         lead = C.batch_shape
-        blocks = [b if b.is_complex() else b.to(torch.complex64) for b in C.blocks]
+        real_to = {torch.float64: torch.complex128}
+        blocks = [b if b.is_complex() else b.to(real_to.get(b.dtype, torch.complex64)) for b in C.blocks]
         ctype = blocks[0].dtype
         rtype = torch.float64 if ctype == torch.complex128 else torch.float32
         B = math.prod(lead)

@@ -2,7 +2,9 @@
 
 ``C = t(x)`` for ``x`` of shape ``(..., samples)`` gives complex ``(..., bins, frames)``;
 ``t.inverse(C, length)`` gives the signal back (least-squares ISTFT, perfect reconstruction
-for the Hann window at hop <= n_fft / 2). Fixed tensors are buffers; no device defaults.
+for the Hann window at hop <= n_fft / 2; with ``center=False`` except where the window
+vanishes: the first and last sample of a periodic Hann window are 0, so those samples come
+back as 0). Fixed tensors are buffers; no device defaults.
 
 The inverse is written out (``irfft`` of every frame, window, overlap-add as ``n_fft / hop``
 shifted block adds, division by the summed squared window) rather than ``torch.istft`` when
@@ -13,14 +15,15 @@ exports to ONNX, where ``torch.istft``'s decomposition hands onnxruntime an inva
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from . import fft as _fft
+from .buffers import Float64Buffers
 
 _WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window, "blackman": torch.blackman_window}
 
 
-class STFT(nn.Module):
+class STFT(Float64Buffers):
     """Short-time Fourier transform (``torch.stft``) for signals with any leading dims.
 
     Args:
@@ -66,9 +69,9 @@ class STFT(nn.Module):
 
     @property
     def exportable(self) -> bool:
-        """Whether the inverse is the written-out overlap-add (``center=True``, a hop that
-        divides ``n_fft``, NOLA), which exports to ONNX; otherwise it is ``torch.istft``."""
-        return self.center and self._nola
+        """Whether the inverse is the written-out overlap-add (a hop that divides ``n_fft``,
+        NOLA), which exports to ONNX; otherwise it is ``torch.istft``."""
+        return self._nola
 
     @property
     def num_bins(self) -> int:
@@ -90,6 +93,11 @@ class STFT(nn.Module):
             raise ValueError(f"STFT expects a real floating-point signal, got {x.dtype}")
         if not self.center and x.shape[-1] < self.n_fft:
             raise ValueError(f"signal of {x.shape[-1]} samples is shorter than n_fft={self.n_fft} (use center=True)")
+        if self.center and x.shape[-1] <= self.n_fft // 2:
+            raise ValueError(
+                f"signal of {x.shape[-1]} samples is too short for center=True with n_fft={self.n_fft} "
+                f"(the reflect padding needs more than {self.n_fft // 2}): zero-pad it or use a smaller n_fft"
+            )
         dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
         lead = x.shape[:-1]
         spec = torch.stft(
@@ -145,4 +153,6 @@ class STFT(nn.Module):
             out = torch.nn.functional.pad(out, (0, end - out.shape[-1]))
             env = torch.nn.functional.pad(env, (0, end - env.shape[-1]), value=1.0)
         env = env[start:end]
-        return out[..., start:end] / env
+        # center=False: where the window vanishes (the signal's first/last sample) the frames
+        # carry nothing and the output is 0, not 0/0 (torch.istft refuses such a frame)
+        return out[..., start:end] / torch.where(env > 1e-10, env, torch.ones_like(env))

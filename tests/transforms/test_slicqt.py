@@ -224,12 +224,32 @@ def test_make_filterbanks_pairs():
         (dict(slice_len=18432, trans_len=9216), "trans_len"),
         (dict(slice_len=18432, trans_len=101), "trans_len"),
         (dict(gamma=10), "gamma only applies"),
+        (dict(min_win=18), "min_win must be a positive multiple of 4"),
+        (dict(min_win=0), "min_win must be a positive multiple of 4"),
+        (dict(q_var=0), "q_var must be > 0"),
+        # the windows no longer cover the spectrum: reconstruction was NaN or ~100% wrong
+        (dict(q_var=0.5), "gap near .* Hz.*raise q_var"),
+        (dict(scale="log", bins=84, q_var=0.8), "gap near .* Hz.*raise q_var"),
     ],
 )
 def test_bad_parameters_raise_clear_errors(kwargs, match):
     base = dict(scale="bark", fmin=32.9, fmax=22050, bins=262, sample_rate=SR)
     with pytest.raises(ValueError, match=match):
         SliCQT(**{**base, **kwargs})
+
+
+def test_module_cast_keeps_windows_and_precision():
+    """``.to(dtype)``/``.half()`` (Lightning's ``*-true`` precisions) move the windows, never
+    round them; real float64 blocks (magnitudes) invert in float64."""
+    x = torch.randn(2, 5000, dtype=torch.float64)
+    for cast in (lambda m: m.to(torch.bfloat16), lambda m: m.half(), lambda m: m.float()):
+        t = cast(SliCQT("bark", 50, 8000, 30, 16000))
+        assert t.analysis_window.dtype == t.synthesis_window.dtype == t.slice_window.dtype == torch.float64
+        assert rel_db(t.inverse(t(x), 5000), x) < -290
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    C = t(x)
+    mags = SliCQCoefficients([b.abs() for b in C.blocks])
+    assert t.inverse(mags, 5000).dtype == torch.float64
 
 
 def test_bad_inputs_raise_clear_errors():

@@ -44,3 +44,24 @@ def test_inverse_equals_torch_istft(n_fft, hop):
     for length in (20000, 19000, 20500):
         ref = torch.istft(C.reshape(-1, *C.shape[-2:]), n_fft, hop, window=t.window, length=length).reshape(2, 3, length)
         torch.testing.assert_close(t.inverse(C, length), ref, rtol=0, atol=1e-12)
+
+
+def test_short_signal_and_center_false():
+    """center=True needs more than n_fft / 2 samples (reflect padding): a clear error, not
+    torch's padding message. center=False inverts (torch.istft refuses the Hann window's zero
+    at the first sample): exact wherever the window does not vanish, 0 where it does."""
+    with pytest.raises(ValueError, match="too short for center=True"):
+        STFT(512, 128)(torch.randn(2, 256))
+    t = STFT(512, 128, center=False)
+    x = torch.randn(2, 5000, dtype=torch.float64)
+    y = t.inverse(t(x), 5000)
+    covered = (t.num_frames(5000) - 1) * 128 + 512
+    torch.testing.assert_close(y[:, 1:covered], x[:, 1:covered], rtol=0, atol=1e-10)
+    assert (y[:, 0] == 0).all() and (y[:, covered:] == 0).all()
+
+
+def test_module_cast_keeps_float64_window():
+    t = STFT(512, 128).to(torch.bfloat16)
+    assert t.window.dtype == torch.float64
+    x = torch.randn(2, 3000, dtype=torch.float64)
+    torch.testing.assert_close(t.inverse(t(x), 3000), x)
