@@ -69,4 +69,7 @@ class ConfiguredModule(L.LightningModule):
         if rng:
             torch.set_rng_state(rng["torch"])
             if "cuda" in rng and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(rng["cuda"])
+                # one state per device visible when saved; a run resumed with fewer visible
+                # GPUs (a DDP node's checkpoint on a workstation) restores the ones it has
+                for i, state in enumerate(rng["cuda"][: torch.cuda.device_count()]):
+                    torch.cuda.set_rng_state(state, i)

@@ -6,7 +6,11 @@ writes ``separated/song/{drums,bass,other,vocals}.wav`` (a folder of files works
 reconstructs through sliCQT -> overlap-add -> network -> inverse.
 
 The checkpoint is loaded with ``torch.load(weights_only=True)``; the model is rebuilt from the
-resolved config stored in it, so no training config is needed. The reconstruction uses the
+resolved config stored in it, so no training config is needed. That config names the classes
+to build (``_target_``), so a checkpoint could name any importable callable: only classes
+under ``sliceq22.`` and ``torch.optim.`` are built, plus the prefixes listed in the
+environment variable ``SLICEQ22_TRUSTED_TARGETS`` (comma-separated, e.g. ``mylab.models.``)
+for models of your own. The reconstruction uses the
 true slice phase (the de-overlap's own quality, as in training); the SNR of the network and of
 the re-blur baseline are printed.
 """
@@ -67,10 +71,35 @@ def _read_checkpoint(ckpt: str) -> dict:
     return torch.load(ckpt, map_location="cpu", weights_only=True)
 
 
+TRUSTED_TARGETS = ("sliceq22.", "torch.optim.")
+
+
+def _check_targets(config, ckpt: str) -> None:
+    """Refuse a checkpoint config that would build anything outside the trusted packages."""
+    extra = tuple(p.strip() for p in os.environ.get("SLICEQ22_TRUSTED_TARGETS", "").split(",") if p.strip())
+    found, stack = [], [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            target = node.get("_target_")
+            if target is not None and not (isinstance(target, str) and target.startswith(TRUSTED_TARGETS + extra)):
+                found.append(repr(target))
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    if found:
+        raise ValueError(
+            f"{ckpt} asks to build {', '.join(sorted(set(found)))}, outside {', '.join(TRUSTED_TARGETS)}: not loaded "
+            f"(a checkpoint's config can name any callable). If you trust this file and it uses your own "
+            f"classes, list their package in SLICEQ22_TRUSTED_TARGETS, e.g. SLICEQ22_TRUSTED_TARGETS=mylab."
+        )
+
+
 def _load_module(ckpt: str, device: str = "cpu", state: dict | None = None):
     state = _read_checkpoint(ckpt) if state is None else state
-    if CONFIG_KEY not in state:
+    if CONFIG_KEY not in state or not isinstance(state[CONFIG_KEY], dict) or "model" not in state[CONFIG_KEY]:
         raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=...`?")
+    _check_targets(state[CONFIG_KEY]["model"], ckpt)
     module = instantiate(state[CONFIG_KEY]["model"])
     module.load_state_dict(state["state_dict"])
     return module.to(resolve_device(device)).eval()

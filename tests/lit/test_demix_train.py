@@ -108,3 +108,21 @@ def test_checkpoint_evaluates_through_the_contract(trained, data_root, tmp_path)
          script="evaluate.py")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["sigsep"]) == {"drums", "bass", "other", "vocals"}
+
+
+def test_checkpoint_config_cannot_build_arbitrary_callables(trained, tmp_path, monkeypatch, capsys):
+    """weights_only=True stops pickles, but the config inside names the classes to build:
+    a tampered checkpoint must not get a call out of the loader."""
+    from sliceq22.lit.infer import load_separator
+
+    state = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state["sliceq22_config"]["model"]["model"]["transform"] = {"_target_": "builtins.print", "_args_": ["PWNED"]}
+    bad = tmp_path / "tampered.ckpt"
+    torch.save(state, bad)
+    with pytest.raises(ValueError, match="asks to build 'builtins.print'.*SLICEQ22_TRUSTED_TARGETS"):
+        load_separator(str(bad))
+    assert "PWNED" not in capsys.readouterr().out
+    monkeypatch.setenv("SLICEQ22_TRUSTED_TARGETS", "mylab., builtins.")  # the user's own, explicit choice
+    with pytest.raises(Exception):  # now built (print returns None), then fails as a model
+        load_separator(str(bad))
+    assert "PWNED" in capsys.readouterr().out
