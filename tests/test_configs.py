@@ -95,5 +95,5 @@ def test_slurm_example_overrides_compose():
     assert "trainer=ddp" in overrides and any(o.startswith("data.root=") for o in overrides)
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
-    assert cfg.trainer.strategy == "ddp" and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
+    assert cfg.trainer.strategy._target_.endswith("DDPStrategy") and not cfg.trainer.strategy.broadcast_buffers and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
     assert cfg.data._target_.endswith("MusicDataModule") and cfg.model.model.hidden == 64

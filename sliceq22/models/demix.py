@@ -21,7 +21,9 @@ Design record:
     step at batch 4, unusable), and is told where it is by two input planes: each bin's log
     centre frequency and log native frame period. Its weights run on any sliCQT configuration.
     The masks are a softmax over targets, so the estimates add up to the mixture exactly (the
-    sum of MUSDB's stems is the mixture).
+    sum of MUSDB's stems is the mixture). Targets that do not make up the mixture (``vocals``
+    alone, or ``drums, vocals``) get one more softmax channel, the residual (everything else),
+    which is not returned: otherwise a single target's mask would be identically 1.
 
     With ``transform`` an STFT the same net runs on the STFT's own grid: the STFT control of
     the xumx-sliCQ papers, with identical model capacity.
@@ -45,6 +47,14 @@ from torch import Tensor, nn
 from sliceq22.filtering import wiener_em
 from sliceq22.separator import check_mix
 from sliceq22.transforms import SliCQCoefficients, SliCQT, overlap_add, overlap_add_adjoint
+
+
+PARTITIONS = ({"drums", "bass", "other", "vocals"}, {"vocals", "accompaniment"})
+
+
+def partitions_mixture(targets: Sequence[str]) -> bool:
+    """Whether the targets add up to the mixture: MUSDB's four sources, or vocals + accompaniment."""
+    return len(set(targets)) == len(tuple(targets)) and set(targets) in PARTITIONS
 
 
 class _Block(nn.Module):
@@ -114,25 +124,35 @@ class SliCQDemixer(nn.Module):
         mask: ``"softmax"`` over targets (the estimates partition the mixture) or
             ``"sigmoid"`` per target (independent masks, as one branch of
             :class:`PerTargetDemixer`).
+        residual: with softmax masks, one more softmax channel for what no target covers
+            (not returned). ``None``: exactly when the targets do not make up the mixture
+            (:func:`partitions_mixture`), e.g. ``("vocals",)``.
 
     Shape:
         ``forward(x (B, ch, samples)) -> (B, targets, ch, samples)``;
-        ``masks(C)`` -> per-block masks ``(B, targets, ch, bins_g, slices, M_g)``.
+        ``masks(C)`` -> per-block masks ``(B, targets [+ residual], ch, bins_g, slices, M_g)``.
     """
 
     needs_references = False
 
     def __init__(self, transform: nn.Module, targets: Sequence[str] = ("drums", "bass", "other", "vocals"), channels: int = 2,
                  hidden: int = 24, dilations: Sequence[int] = (1, 2, 4, 8), kernel: Sequence[int] = (3, 5),
-                 mask_hop: float = 0.0116, wiener_iterations: int = 0, mask: str = "softmax"):
+                 mask_hop: float = 0.0116, wiener_iterations: int = 0, mask: str = "softmax", residual: bool | None = None):
         super().__init__()
         if mask not in ("softmax", "sigmoid"):
             raise ValueError(f"mask must be 'softmax' (a partition of the mixture) or 'sigmoid' (independent), got {mask!r}")
         self.mask = mask
         self.transform, self.targets, self.channels = transform, tuple(targets), int(channels)
+        if not self.targets:
+            raise ValueError("SliCQDemixer needs at least one target")
+        if residual is None:
+            residual = mask == "softmax" and not partitions_mixture(self.targets)
+        if residual and mask != "softmax":
+            raise ValueError("residual=True needs mask='softmax' (sigmoid masks are independent already)")
+        self.residual = bool(residual)
         self.mask_hop, self.wiener_iterations = float(mask_hop), int(wiener_iterations)
         self.sample_rate = float(transform.sample_rate)
-        self.net = MaskNet(channels, len(self.targets), hidden, dilations, kernel)
+        self.net = MaskNet(channels, len(self.targets) + self.residual, hidden, dilations, kernel)
         self.sliced = isinstance(transform, SliCQT)
         freqs = transform.frequencies.clamp_min(10.0)
         self.register_buffer("log_freq", (torch.log(freqs) - math.log(1000.0)).float() / 3.0, persistent=False)
@@ -177,10 +197,11 @@ class SliCQDemixer(nn.Module):
             frames = ola.shape[-1]
             flat = ola.flatten(0, 2)[:, None]  # (B*ch*F, 1, frames)
             flat = nn.functional.adaptive_avg_pool1d(flat, T) if frames >= T else nn.functional.interpolate(flat, size=T, mode="linear")
-            rows.append(flat[:, 0].unflatten(0, ola.shape[:3]).sqrt())
-            periods.append(torch.full((F,), self.transform.slice_len / M / self.sample_rate))
+            # clamp: a finite gradient for silent input (d sqrt / dx is infinite at 0)
+            rows.append(flat[:, 0].unflatten(0, ola.shape[:3]).clamp_min(1e-20).sqrt())
+            periods.append(torch.full((F,), self.transform.slice_len / M / self.sample_rate, device=b.device))
         image = torch.cat(rows, dim=-2)  # (B, ch, bins, T)
-        logits = self.net(self._features(image, torch.cat(periods).to(image.device)))
+        logits = self.net(self._features(image, torch.cat(periods)))
         m_all = self._normalise(logits)  # (B, targets, ch, bins, T)
         out, row = [], 0
         for b in blocks:
@@ -201,9 +222,11 @@ class SliCQDemixer(nn.Module):
         blocks = list(C.blocks) if self.sliced else [C]
         # (B, targets, ch, ...): masks times the mixture, through the real view (ONNX-exportable)
         est = [torch.view_as_complex(m[..., None] * torch.view_as_real(b)[:, None]) for m, b in zip(masks, blocks)]
-        if self.wiener_iterations > 0:
+        if self.wiener_iterations > 0:  # the residual takes part: the filter splits the whole mixture
             dims = 2 if self.sliced else 1
             est = [torch.stack(wiener_em(b, e.unbind(1), self.wiener_iterations, dims), dim=1) for e, b in zip(est, blocks)]
+        if self.residual:
+            est = [e[:, : len(self.targets)] for e in est]
         coeffs = SliCQCoefficients(est) if self.sliced else est[0]
         y = self.transform.inverse(coeffs, x.shape[-1])
         return (y, est, blocks) if return_spec else y
@@ -243,7 +266,9 @@ class PerTargetDemixer(nn.Module):
         channels, hidden, dilations, kernel, mask_hop: of every branch (see
             :class:`SliCQDemixer`); each branch is a ``SliCQDemixer`` with one sigmoid target.
         mixture_consistency: add ``(x - sum_j y_j) / J`` to every estimate so they add up to
-            the mixture (the per-target counterpart of softmax masks).
+            the mixture (the per-target counterpart of softmax masks). ``None``: when the
+            targets make up the mixture (:func:`partitions_mixture`); ``True`` for targets
+            that do not (one target would always return the mixture) raises ``ValueError``.
 
     Shape:
         ``forward(x (B, ch, samples)) -> (B, targets, ch, samples)``.
@@ -253,7 +278,7 @@ class PerTargetDemixer(nn.Module):
 
     def __init__(self, transforms: Mapping[str, nn.Module], channels: int = 2, hidden: int = 16,
                  dilations: Sequence[int] = (1, 2, 4, 8), kernel: Sequence[int] = (3, 5), mask_hop: float = 0.0116,
-                 mixture_consistency: bool = True):
+                 mixture_consistency: bool | None = None):
         super().__init__()
         if not transforms:
             raise ValueError("PerTargetDemixer needs at least one {target: transform}")
@@ -262,7 +287,13 @@ class PerTargetDemixer(nn.Module):
             raise ValueError(f"all per-target transforms must share one sample rate, got {sorted(rates)}")
         self.targets, self.channels = tuple(transforms), int(channels)
         self.sample_rate = rates.pop()
-        self.mixture_consistency = bool(mixture_consistency)
+        partition = partitions_mixture(self.targets)
+        if mixture_consistency and not partition:
+            raise ValueError(
+                f"mixture_consistency=True makes the estimates add up to the mixture, but the targets {self.targets} "
+                f"do not (they must be drums, bass, other, vocals or vocals, accompaniment): set it to false"
+            )
+        self.mixture_consistency = partition if mixture_consistency is None else bool(mixture_consistency)
         self.branches = nn.ModuleDict({
             t: SliCQDemixer(tr, (t,), channels, hidden, dilations, kernel, mask_hop, 0, mask="sigmoid") for t, tr in transforms.items()
         })

@@ -92,7 +92,7 @@ class DeOverlapGeometry(nn.Module):
         """``sqrt(v^2 * |atom|^2)`` along the coefficient axis. ``v``: ``(..., n, S, m)``."""
         kernel = getattr(self, f"atom_{g}")[:, None, :]
         spec = torch.fft.fft(v.float() ** 2, dim=-1) * kernel
-        return torch.fft.ifft(spec, dim=-1).real.clamp_min(0).sqrt()
+        return torch.fft.ifft(spec, dim=-1).real.clamp_min(1e-20).sqrt()  # finite gradient at silence
 
 
 def split_by_envelope(y: Tensor, e: Tensor, m: int, floor: float = 1e-6) -> Tensor:

@@ -113,6 +113,8 @@ def test_checkpoint_evaluates_through_the_contract(trained, data_root, tmp_path)
 def test_checkpoint_config_cannot_build_arbitrary_callables(trained, tmp_path, monkeypatch, capsys):
     """weights_only=True stops pickles, but the config inside names the classes to build:
     a tampered checkpoint must not get a call out of the loader."""
+    from hydra.errors import InstantiationException
+
     from sliceq22.lit.infer import load_separator
 
     state = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
@@ -123,6 +125,6 @@ def test_checkpoint_config_cannot_build_arbitrary_callables(trained, tmp_path, m
         load_separator(str(bad))
     assert "PWNED" not in capsys.readouterr().out
     monkeypatch.setenv("SLICEQ22_TRUSTED_TARGETS", "mylab., builtins.")  # the user's own, explicit choice
-    with pytest.raises(Exception):  # now built (print returns None), then fails as a model
+    with pytest.raises(InstantiationException):  # now built (print returns None), then fails as a model
         load_separator(str(bad))
     assert "PWNED" in capsys.readouterr().out

@@ -116,15 +116,16 @@ def test_per_target_transforms_partition_the_mixture_and_learn(music3):
     transforms = {
         "drums": SliCQT(scale="bark", fmin=60.0, fmax=SR / 2, bins=32, sample_rate=SR),
         "bass": SliCQT(scale="log", fmin=30.0, fmax=SR / 2, bins=24, sample_rate=SR),
+        "other": STFT(512, 128, sample_rate=SR),
         "vocals": STFT(1024, 256, sample_rate=SR),
     }
     model = PerTargetDemixer(transforms, hidden=4, dilations=(1,))
-    assert model.targets == ("drums", "bass", "vocals")
+    assert model.targets == ("drums", "bass", "other", "vocals") and model.mixture_consistency
     x = music3[:, : SR // 2].float()[None].repeat(2, 1, 1)
     y, est, mix = model(x, return_spec=True)
-    assert y.shape == (2, 3, 2, SR // 2) and len(est) == len(mix) == 3
+    assert y.shape == (2, 4, 2, SR // 2) and len(est) == len(mix) == 4
     assert ((y.sum(1) - x).norm() / x.norm()) < 1e-4  # mixture consistency
-    assert est[0][0].shape[:3] == (2, 1, 2) and est[2][0].shape[:3] == (2, 1, 2)
+    assert est[0][0].shape[:3] == (2, 1, 2) and est[3][0].shape[:3] == (2, 1, 2)
     y[:, 1].square().mean().backward()
     for name, branch in model.branches.items():  # every branch's net gets a gradient
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in branch.parameters()), name
@@ -132,6 +133,32 @@ def test_per_target_transforms_partition_the_mixture_and_learn(music3):
     assert set(out) == set(transforms) and out["bass"].shape == (1, SR // 4)
     with pytest.raises(ValueError, match="sample rate"):
         PerTargetDemixer({"a": STFT(1024, 256, sample_rate=SR), "b": STFT(1024, 256, sample_rate=22050)})
+
+
+def test_targets_that_do_not_make_up_the_mixture(music3):
+    """One target (or a subset) used to get a softmax over itself, a mask of 1: the estimate was
+    the mixture and every gradient 0. A residual channel now takes what no target covers; the
+    per-target model's mixture consistency (which made one target return the mixture) is off."""
+    from sliceq22.models.demix import PerTargetDemixer, partitions_mixture
+
+    assert partitions_mixture(("drums", "bass", "other", "vocals")) and partitions_mixture(("accompaniment", "vocals"))
+    assert not partitions_mixture(("vocals",)) and not partitions_mixture(("vocals", "drums"))
+    torch.manual_seed(0)
+    x = music3[:, : SR // 2].float()[None]
+    for targets in (("vocals",), ("drums", "vocals")):
+        model = SliCQDemixer(_transforms()["bark"], targets, hidden=8, dilations=(1,), wiener_iterations=1)
+        assert model.residual and model.net.targets == len(targets) + 1
+        y = model(x)
+        assert y.shape == (1, len(targets), 2, SR // 2)
+        assert (y.sum(1) - x).norm() / x.norm() > 0.05  # the residual keeps a share
+        y.square().mean().backward()
+        assert sum(p.grad.abs().sum() for p in model.parameters()) > 0
+    full = SliCQDemixer(_transforms()["bark"], ("vocals", "accompaniment"), hidden=8, dilations=(1,))
+    assert not full.residual
+    one = PerTargetDemixer({"vocals": STFT(1024, 256, sample_rate=SR)}, hidden=4, dilations=(1,))
+    assert not one.mixture_consistency and (one(x) - x[:, None]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="mixture_consistency=True"):
+        PerTargetDemixer({"vocals": STFT(1024, 256, sample_rate=SR)}, mixture_consistency=True)
 
 
 def test_export_onnx_refuses_bad_requests(tmp_path):
