@@ -6,9 +6,14 @@ name or ``accompaniment`` (everything but the vocals).
 
 Training augmentation (open-unmix's recipe): each source of an excerpt may come from a
 different track at its own random offset (``random_mix``), gets a random gain and a random
-channel swap, and the mixture is the sum of the augmented sources. Randomness comes from
-torch's generator, which the DataLoader seeds per worker and epoch, so runs are reproducible
-under ``seed_everything(..., workers=True)`` and workers never repeat each other.
+channel swap, and the mixture is the sum of the augmented sources.
+
+Randomness: in training every item is drawn from its own generator, seeded by
+:class:`SeededSampler` in the main process from ``(seed, epoch)``. An item is then the same
+whatever the number of DataLoader workers, whether they persist across epochs, and whether
+the run was resumed from a checkpoint (worker RNG streams are never saved, so drawing from
+them made a resumed run with workers diverge). Indexed with a plain integer, an item draws
+from torch's global generator instead.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from .musdb import SOURCES, Track, find_tracks, read_stem
 
@@ -84,23 +89,57 @@ class RandomExcerpts(Dataset):
     def __len__(self) -> int:
         return len(self.tracks) * self.samples_per_track
 
-    def _randint(self, high: int) -> int:
-        return int(torch.randint(high, ()).item())
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item ``index``, or ``(index, seed)`` (from :class:`SeededSampler`) for an item drawn
+        from its own generator."""
+        gen = None
+        if isinstance(index, (tuple, list)):
+            index, seed = index
+            gen = torch.Generator().manual_seed(int(seed))
+        randint = lambda high: int(torch.randint(high, (), generator=gen).item())  # noqa: E731
+        uniform = lambda: float(torch.rand((), generator=gen).item())  # noqa: E731
         sources = {}
         for s in SOURCES:
-            track = self.tracks[self._randint(len(self.tracks))] if self.random_mix else self.tracks[index // self.samples_per_track]
-            start = self._randint(track.frames - self.frames + 1)
+            track = self.tracks[randint(len(self.tracks))] if self.random_mix else self.tracks[index // self.samples_per_track]
+            start = randint(track.frames - self.frames + 1)
             x = torch.from_numpy(read_stem(track, s, start, self.frames))
             if self.gain_range is not None:
                 lo, hi = self.gain_range
-                x = x * (lo + (hi - lo) * torch.rand(()).item())
-            if self.channel_swap and torch.rand(()).item() < 0.5:
+                x = x * (lo + (hi - lo) * uniform())
+            if self.channel_swap and uniform() < 0.5:
                 x = x.flip(0)
             sources[s] = x
         mixture = sum(sources.values())
         return mixture, _stack_targets(sources, self.targets)
+
+
+class SeededSampler(Sampler):
+    """A shuffled epoch of ``(index, seed)`` pairs, a pure function of ``(seed, epoch)``.
+
+    The seeds of every item's randomness are drawn here, in the main process, so items do not
+    depend on DataLoader workers (see the module docstring). Lightning calls :meth:`set_epoch`
+    before every epoch (also on a resumed run) and, under DDP, wraps the sampler so that every
+    rank takes its own share of the epoch.
+
+    Args:
+        length: items per epoch (``len(dataset)``).
+        seed: base seed (the data module draws it once and keeps it in checkpoints).
+    """
+
+    def __init__(self, length: int, seed: int):
+        self.length, self.seed, self.epoch = int(length), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        order = torch.randperm(self.length, generator=gen).tolist()
+        seeds = torch.randint(2**62, (self.length,), generator=gen).tolist()
+        return iter(list(zip(order, seeds)))
 
 
 class FixedExcerpts(Dataset):
@@ -144,4 +183,4 @@ class FixedExcerpts(Dataset):
         return self.tracks[index].name
 
 
-__all__ = ["RandomExcerpts", "FixedExcerpts", "TARGETS"]
+__all__ = ["RandomExcerpts", "FixedExcerpts", "SeededSampler", "TARGETS"]

@@ -8,12 +8,17 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from sliceq22.data.datasets import FixedExcerpts, RandomExcerpts
+from sliceq22.data.datasets import FixedExcerpts, RandomExcerpts, SeededSampler
 from sliceq22.data.musdb import SOURCES
 
 
 class MusicDataModule(L.LightningDataModule):
     """Random augmented excerpts for training, deterministic items for validation and test.
+
+    Training items are drawn by :class:`~sliceq22.data.datasets.SeededSampler` from a base seed
+    taken from torch's generator at set-up (so ``seed_everything`` fixes it) and kept in the
+    checkpoint (:meth:`state_dict`): a resumed run draws the excerpts of an uninterrupted one,
+    with any number of workers.
 
     Args:
         root: MUSDB-layout folder.
@@ -53,6 +58,7 @@ class MusicDataModule(L.LightningDataModule):
         self.augment = dict(random_mix=random_mix, gain_range=tuple(gain_range) if gain_range else None, channel_swap=channel_swap)
         self.sample_rate, self.mono_to_stereo = int(sample_rate), mono_to_stereo
         self.render = dict(render) if render else None
+        self.sample_seed: int | None = None
 
     def prepare_data(self) -> None:
         if self.render:
@@ -63,6 +69,8 @@ class MusicDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         common = dict(targets=self.targets, sample_rate=self.sample_rate, mono_to_stereo=self.mono_to_stereo)
         if stage in (None, "fit"):
+            if self.sample_seed is None:  # equal on every DDP rank (same seed so far)
+                self.sample_seed = int(torch.randint(2**62, ()).item())
             self.train_set = RandomExcerpts(
                 self.root, "train", seconds=self.seconds, samples_per_track=self.samples_per_track, **self.augment, **common
             )
@@ -71,22 +79,29 @@ class MusicDataModule(L.LightningDataModule):
         if stage in (None, "test"):
             self.test_set = FixedExcerpts(self.root, "test", seconds=None, **common)
 
-    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def state_dict(self) -> dict:
+        return {"sample_seed": self.sample_seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("sample_seed") is not None:
+            self.sample_seed = int(state["sample_seed"])
+
+    def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=SeededSampler(len(dataset), self.sample_seed) if train else None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            drop_last=shuffle,
+            drop_last=train,
             pin_memory=torch.cuda.is_available(),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+        return self._loader(self.train_set, self.batch_size, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.valid_set, 1 if self.valid_seconds is None else self.batch_size, shuffle=False)
+        return self._loader(self.valid_set, 1 if self.valid_seconds is None else self.batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, 1, shuffle=False)
+        return self._loader(self.test_set, 1, train=False)

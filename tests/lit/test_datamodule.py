@@ -70,3 +70,36 @@ def test_ddp_ranks_draw_different_excerpts(tmp_path):
             sums[(rank, int(step))] = value
     assert set(sums) == {(r, s) for r in (0, 1) for s in (0, 1)}, sums
     assert sums[(0, 0)] != sums[(1, 0)] and sums[(0, 1)] != sums[(1, 1)]
+
+
+def test_training_items_do_not_depend_on_workers_or_resumption(tmp_path):
+    """Items were drawn from the workers' RNG streams, which persistent workers keep across
+    epochs and checkpoints never save: a resumed run with workers diverged from an
+    uninterrupted one. Now each epoch is a function of (sample_seed, epoch) alone."""
+    root = str(tmp_path / "emb")
+    MusicDataModule(root, render={"tracks": 4, "seconds": 2.0, "seed": 5}).prepare_data()
+
+    def epochs(dm, which):
+        loader = dm.train_dataloader()
+        out = []
+        for e in which:
+            loader.sampler.set_epoch(e)  # what Lightning does before every epoch
+            out.append([m.double().sum().item() for m, _ in loader])
+        return out
+
+    def module(workers):
+        return MusicDataModule(root, seconds=0.5, samples_per_track=3, batch_size=2, num_workers=workers)
+
+    torch.manual_seed(11)
+    plain = module(0)
+    plain.setup("fit")
+    reference = epochs(plain, range(3))
+    assert reference[0] != reference[1]  # a new draw every epoch
+    torch.manual_seed(11)
+    workers = module(2)
+    workers.setup("fit")
+    assert epochs(workers, range(3)) == reference  # persistent workers, same items
+    resumed = module(2)
+    resumed.load_state_dict(plain.state_dict())  # as Lightning restores it from a checkpoint
+    resumed.setup("fit")
+    assert epochs(resumed, [2]) == reference[2:]
