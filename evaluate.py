@@ -10,11 +10,12 @@ import hydra
 from omegaconf import DictConfig
 
 import sliceq22  # noqa: F401  (registers the resolvers the configs use)
+from sliceq22.cli import run_job
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig):
-    return hydra.utils.instantiate(cfg.job)
+    return run_job(cfg)
 
 
 if __name__ == "__main__":

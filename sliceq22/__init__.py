@@ -3,15 +3,31 @@
 __version__ = "0.1.0"
 
 
-def separate(audio, sample_rate, model, **kwargs):
-    """Separate ``audio (channels, samples)`` at ``sample_rate`` with ``model`` (a separator, or
-    a checkpoint path): ``{target: (channels, samples)}``. See :func:`sliceq22.separator.separate`."""
+def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
+    """Separate ``audio (channels, samples)`` at ``sample_rate`` with ``model``: a separator, a
+    trained ``DemixModule``, or a checkpoint path (``str`` or ``os.PathLike``).
+
+    Returns ``{target: (channels, samples)}`` at the input's rate (numpy in, numpy out).
+    ``wiener_iterations`` sets the post-filter's EM steps of a checkpoint or module (``None``:
+    as trained); ``chunk_seconds``, ``device``, ``progress=True`` (a progress bar), ... go to
+    :func:`sliceq22.separator.separate`.
+    """
+    import os
+
     from sliceq22.separator import separate as _separate
 
-    if isinstance(model, str):
+    if isinstance(model, (str, os.PathLike)):
         from sliceq22.lit.infer import load_separator
 
-        model = load_separator(model)
+        model = load_separator(os.fspath(model), wiener_iterations=wiener_iterations)
+    else:
+        inner = getattr(model, "model", None)  # a LightningModule wrapping the separator
+        if inner is not None and hasattr(inner, "separate") and not hasattr(model, "separate"):
+            model = inner
+        if wiener_iterations is not None:
+            if not hasattr(model, "wiener_iterations"):
+                raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
+            model.wiener_iterations = int(wiener_iterations)
     return _separate(audio, sample_rate, model, **kwargs)
 
 

@@ -55,9 +55,10 @@ def apply_chunked(
     fade = min(int(round(overlap_seconds * sample_rate)), chunk // 2)
     if chunk >= n:
         return fn(audio[None])[0]
-    hop = chunk - fade
-    starts = list(range(0, n - fade, hop)) if hop > 0 else [0]
-    starts = [s for s in starts if s < n]
+    hop = max(1, chunk - fade)
+    starts = [0]
+    while starts[-1] + chunk < n:  # the last chunk reaches the end
+        starts.append(starts[-1] + hop)
     out = None
     iterator = starts
     if progress:
@@ -73,6 +74,4 @@ def apply_chunked(
             out = torch.zeros(y.shape[:-1] + (n,), dtype=y.dtype, device=audio.device)
         w = _fade_weights(e - s, fade, i == 0, e >= n, y.device, y.dtype)
         out[..., s:e] += (y * w).to(out.device)
-        if e >= n:
-            break
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -107,33 +108,50 @@ def separate(
     """Separate audio of any length, channel count and sample rate with ``model``.
 
     Mono input is duplicated to the model's channels and the estimates folded back to mono;
-    another sample rate is resampled to the model's and back; long input goes through
-    :func:`sliceq22.apply.apply_chunked` (bounded memory, cross-faded chunks).
+    long input goes through :func:`sliceq22.apply.apply_chunked` (bounded memory, cross-faded
+    chunks); another sample rate is resampled to the model's and back chunk by chunk, so the
+    memory stays that of one chunk plus the output at any rate (the resampler's edge
+    transients, ~10 samples, fall where the cross-fade weights are ~1e-4).
 
     Args:
-        audio: ``(channels, samples)`` or ``(samples,)`` real samples.
+        audio: ``(channels, samples)`` or ``(samples,)`` real floating-point samples in
+            [-1, 1] (a torch tensor or a numpy array).
         sample_rate: the audio's rate in Hz.
         model: a separator (e.g. ``sliceq22.lit.infer.load_separator(ckpt)``).
+        chunk_seconds, overlap_seconds: chunking (see :func:`~sliceq22.apply.apply_chunked`).
         device: where the model runs (``"auto"``, ``"cpu"``, ``"cuda"``, ...; the model is moved
             there); default: where its parameters are.
+        progress: a progress bar over chunks.
 
     Returns:
-        ``{target: (channels, samples)}`` at the input's rate, channel count and length.
+        ``{target: (channels, samples)}`` at the input's rate, channel count, length and
+        dtype, as torch tensors for torch input and numpy arrays for numpy input.
     """
     from sliceq22.apply import apply_chunked
 
-    audio = torch.as_tensor(audio)
+    as_numpy = isinstance(audio, np.ndarray)
+    if as_numpy and audio.dtype.kind in "iu":
+        raise ValueError(f"audio holds integer samples ({audio.dtype}): scale them to floats in [-1, 1] first "
+                         f"(soundfile.read(path, dtype='float32') does)")
+    audio = torch.as_tensor(np.ascontiguousarray(audio) if as_numpy else audio)
     if audio.dim() == 1:
         audio = audio[None]
+    if audio.dim() != 2:
+        raise ValueError(f"separate() takes one track, (channels, samples) or (samples,); got shape {tuple(audio.shape)} "
+                         f"(loop over a batch, or call model.separate on a (batch, channels, samples) tensor)")
     check_mix(audio)
+    if not sample_rate or not sample_rate > 0:
+        raise ValueError(f"sample_rate must be the audio's rate in Hz (> 0), got {sample_rate}")
     if getattr(model, "needs_references", False):
         raise ValueError("separate() runs real separators; an oracle needs the true targets (use its separate method)")
     channels_in, n = audio.shape
     want = getattr(model, "channels", channels_in)
     if channels_in not in (1, want):
-        raise ValueError(f"the model separates {want}-channel audio; got {channels_in} channels")
+        hint = " (it looks like (samples, channels): transpose it)" if n in (1, want) and channels_in > n else ""
+        raise ValueError(f"the model separates mono or {want}-channel audio; got {channels_in} channels{hint}")
+    if not chunk_seconds or not chunk_seconds > 0:
+        raise ValueError(f"chunk_seconds must be > 0, got {chunk_seconds}")
     x = audio.expand(want, -1) if channels_in == 1 else audio
-    x = resample(x.float(), sample_rate, model.sample_rate)
     if device is None:
         params = list(model.parameters()) if isinstance(model, nn.Module) else []
         device = params[0].device if params else torch.device("cpu")
@@ -144,16 +162,16 @@ def separate(
         if isinstance(model, nn.Module):
             model.to(device)
 
-    def run(chunk: Tensor) -> Tensor:
+    def run(chunk: Tensor) -> Tensor:  # (1, ch, m) at the input's rate -> (1, J, ch, m)
+        m = chunk.shape[-1]
+        z = resample(chunk.float(), sample_rate, model.sample_rate)
         with torch.no_grad():
-            est = model.separate(chunk.to(device))
-        return torch.stack([est[t] for t in model.targets], dim=1).cpu()  # (1, J, ch, n)
+            est = model.separate(z.to(device))
+        y = resample(torch.stack([est[t] for t in model.targets], dim=1).cpu(), model.sample_rate, sample_rate)
+        return torch.nn.functional.pad(y, (0, max(0, m - y.shape[-1])))[..., :m]
 
-    y = apply_chunked(run, x.cpu(), model.sample_rate, chunk_seconds, overlap_seconds, progress)  # (J, ch, n')
-    y = resample(y, model.sample_rate, sample_rate)
-    if y.shape[-1] < n:
-        y = torch.nn.functional.pad(y, (0, n - y.shape[-1]))
-    y = y[..., :n]
+    y = apply_chunked(run, x.cpu(), sample_rate, chunk_seconds, overlap_seconds, progress)  # (J, ch, n)
     if channels_in == 1:
         y = y.mean(-2, keepdim=True)
-    return {t: y[j].to(audio.dtype) for j, t in enumerate(model.targets)}
+    out = {t: y[j].to(audio.dtype) for j, t in enumerate(model.targets)}
+    return {t: v.numpy() for t, v in out.items()} if as_numpy else out

@@ -71,19 +71,20 @@ def test_a_batch_is_checked_whole_before_any_work(tmp_path):
     sf.write(songs / "song.flac", noise, 22050)  # same stem folder as song.wav
     (songs / "z_corrupt.wav").write_bytes(b"RIFF0000WAVEnot really audio")
     sf.write(songs / "z_nan.wav", np.full(100, np.nan), 22050, subtype="FLOAT")
+    sf.write(songs / "z_five.wav", np.zeros((100, 5)), 22050)  # used to pass the check, then stop the batch half-way
     (songs / "._a_good.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # skipped: hidden
     from sliceq22.lit.infer import _inputs
 
     files = _inputs(str(songs))
-    assert len(files) == 5 and not any(os.path.basename(f).startswith(".") for f in files)
+    assert len(files) == 6 and not any(os.path.basename(f).startswith(".") for f in files)
     out = tmp_path / "stems"
     (out / "a_good").mkdir(parents=True)
     (out / "a_good" / "bass.wav").write_bytes(b"the user's")
     with pytest.raises(ValueError) as err:
         plan_outputs(files, str(out), ("drums", "bass"))
     msg = str(err.value)
-    assert msg.startswith("nothing was written; 4 problem(s)")
-    for needle in ("z_corrupt.wav as audio", "z_nan.wav contains NaN", "would both write", "bass.wav exists"):
+    assert msg.startswith("nothing was written; 5 problem(s)")
+    for needle in ("z_corrupt.wav as audio", "z_nan.wav contains NaN", "would both write", "bass.wav exists", "z_five.wav has 5 channels"):
         assert needle in msg
     assert (out / "a_good" / "bass.wav").read_bytes() == b"the user's"
     good = [str(songs / "a_good.wav"), str(songs / "song.wav")]
@@ -93,6 +94,31 @@ def test_a_batch_is_checked_whole_before_any_work(tmp_path):
         (tmp_path / "vocals").mkdir()
         sf.write(tmp_path / "vocals" / "vocals.wav", noise, 22050)  # <output>/<song>/<target>.wav
         plan_outputs([str(tmp_path / "vocals" / "vocals.wav")], str(tmp_path), ("vocals",), overwrite=True)
+    with pytest.raises(ValueError, match="is a file"):  # output= an existing file: refused before any work
+        plan_outputs(good, str(songs / "a_good.wav"), ("drums",))
+    track = tmp_path / "musdb" / "Artist - Title"  # the MUSDB layout: stems named after the track
+    track.mkdir(parents=True)
+    sf.write(track / "mixture.wav", noise, 22050)
+    assert plan_outputs([str(track / "mixture.wav")], str(out), ("drums",))[0][1]["drums"] == str(out / "Artist - Title" / "drums.wav")
+
+
+def test_infer_options_and_unreadable_checkpoints_fail_before_any_work(tmp_path):
+    from sliceq22.lit.infer import _read_checkpoint, run
+
+    for bad, needle in (
+        (dict(overwrite="no"), "overwrite must be true or false"),  # Hydra passes overwrite=no as a string
+        (dict(chunk_seconds=0), "chunk_seconds must be"),
+        (dict(wiener_iterations=-1), "wiener_iterations must be"),
+    ):
+        with pytest.raises(ValueError, match=needle):
+            run("missing.ckpt", "missing.wav", **bad)
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(ValueError, match="cannot read .*junk.ckpt as a sliceq22 checkpoint"):
+        _read_checkpoint(str(junk))
+    torch.save(torch.zeros(3), tmp_path / "tensor.ckpt")
+    with pytest.raises(ValueError, match="holds a Tensor, not a checkpoint"):
+        _read_checkpoint(str(tmp_path / "tensor.ckpt"))
 
 
 _MEMORY_PROBE = """
@@ -106,15 +132,15 @@ def status(key):  # KiB
         return next(int(line.split()[1]) for line in fh if line.startswith(key + ":"))
 
 SR = 44100
-seconds, chunk = float(sys.argv[1]), float(sys.argv[2])
+seconds, chunk, rate = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
 model = SliCQDemixer(SliCQT(scale="bark", fmin=40.0, fmax=SR / 2, bins=48, sample_rate=SR), hidden=8, dilations=(1,)).eval()
-sliceq22.separate(torch.randn(2, 4 * SR) * 0.1, SR, model, chunk_seconds=2.0, progress=False)  # warm-up
-x = torch.randn(2, int(seconds * SR)) * 0.1
+sliceq22.separate(torch.randn(2, 4 * rate) * 0.1, rate, model, chunk_seconds=2.0, progress=False)  # warm-up (imports)
+x = torch.randn(2, int(seconds * rate)) * 0.1
 with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the current RSS
     fh.write("5")
 before = status("VmRSS")
-out = sliceq22.separate(x, SR, model, chunk_seconds=chunk, overlap_seconds=0.5, progress=False)
+out = sliceq22.separate(x, rate, model, chunk_seconds=chunk, overlap_seconds=0.5, progress=False)
 print((status("VmHWM") - before) / 1024, sum(v.numel() * v.element_size() for v in out.values()) / 2**20)
 """
 
@@ -124,16 +150,20 @@ def test_long_audio_costs_its_output_and_one_chunk_of_memory():
     """80 s in 2 s chunks: the peak resident memory grows by the output (108 MiB) and little
     more; the same track in one piece grows by >1 GiB (measured 1.5), so the probe can tell.
     The peak is reset before the call (``/proc/self/clear_refs``): ``ru_maxrss`` keeps the
-    process's all-time peak, which a CUDA build of torch sets high at import."""
+    process's all-time peak, which a CUDA build of torch sets high at import. At 48 kHz the
+    resampling is chunked too (it resampled the whole track: +694 MiB for the same 80 s)."""
     import subprocess
 
-    def growth(seconds, chunk):
-        out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(seconds), str(chunk)], capture_output=True, text=True, timeout=300)
+    def growth(seconds, chunk, rate=SR):
+        cmd = [sys.executable, "-c", _MEMORY_PROBE, str(seconds), str(chunk), str(rate)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
         return tuple(float(v) for v in out.stdout.split()[-2:])  # MiB: peak growth, output size
 
     grown, output = growth(80, 2)
     assert output > 100 and grown < output + 48, (grown, output)
+    grown48, output48 = growth(80, 2, 48000)
+    assert output48 > 110 and grown48 < output48 + 48, (grown48, output48)
     whole, _ = growth(80, 1000)
     assert whole > 4 * grown, (whole, grown)
 

@@ -41,12 +41,24 @@ def load_deoverlap(ckpt: str, device: str = "cpu") -> DeOverlapModule:
 
 def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: bool = False, device: str = "cpu") -> dict:
     """De-overlap one file and write the reconstruction; returns the SNRs in dB."""
+    import soundfile as sf
+
     device = resolve_device(device)
+    if os.path.isdir(input):
+        raise ValueError(f"{input} is a folder: a de-overlap checkpoint reconstructs one file (input=song.wav)")
     module = load_deoverlap(ckpt, device)
     t = module.transform
+    if os.path.isfile(input):
+        rate = _read_any(input)[1]
+        if rate != t.sample_rate:
+            raise ValueError(f"{input} is sampled at {rate} Hz; this checkpoint's sliCQT runs at {t.sample_rate:g} Hz: resample the file first")
     x = load_audio(input, t.sample_rate).float().to(device)
     if output is None:
         output = os.path.splitext(input)[0] + ".deoverlap.wav"
+    elif os.path.isdir(output):  # a folder: the file goes inside it
+        output = os.path.join(output, os.path.splitext(os.path.basename(input))[0] + ".deoverlap.wav")
+    if not sf.check_format(os.path.splitext(output)[1].lstrip(".").upper() or "NONE"):
+        raise ValueError(f"output={output} needs an audio file extension (.wav, .flac): it names the reconstruction")
     if os.path.realpath(output) == os.path.realpath(input):
         raise ValueError(f"output {output} is the input file: choose another output (the input is never overwritten)")
     if os.path.exists(output) and not overwrite:  # fail before the work, not after
@@ -62,13 +74,24 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
     return result
 
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 
 
 def _read_checkpoint(ckpt: str) -> dict:
+    ckpt = os.fspath(ckpt)
     if not os.path.isfile(ckpt):
         raise ValueError(f"checkpoint not found: {ckpt}")
-    return torch.load(ckpt, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's own advice (weights_only=False) is the unsafe one
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"cannot read {ckpt} as a sliceq22 checkpoint (truncated, not a torch file, or it holds "
+            f"objects other than tensors and plain data): {first}"
+        ) from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"{ckpt} holds a {type(state).__name__}, not a checkpoint (a dict written by train.py)")
+    return state
 
 
 TRUSTED_TARGETS = ("sliceq22.", "torch.optim.")
@@ -150,20 +173,34 @@ def _read_any(path: str) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(data.T.copy()), rate
 
 
-def plan_outputs(files: list[str], output: str, targets, overwrite: bool = False) -> list[tuple[str, dict[str, str]]]:
+def song_name(path: str) -> str:
+    """The stem folder's name for an input: its file name without extension, or for a MUSDB
+    layout's ``<track>/mixture.wav`` the track folder's name."""
+    song = os.path.splitext(os.path.basename(path))[0]
+    if song == "mixture":
+        parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return parent or song
+    return song
+
+
+def plan_outputs(files: list[str], output: str, targets, overwrite: bool = False, channels: int = 2) -> list[tuple[str, dict[str, str]]]:
     """Check a batch before any work: ``[(input, {target: stem path}), ...]`` or one error listing
-    every problem (unreadable, empty or non-finite inputs; two inputs that would write the same
-    stems, e.g. ``song.wav`` and ``song.flac``; stems that exist without ``overwrite``; a stem
-    path that is one of the inputs)."""
+    every problem (unreadable, empty or non-finite inputs; more channels than the model takes;
+    two inputs that would write the same stems, e.g. ``song.wav`` and ``song.flac``; stems that
+    exist without ``overwrite``; a stem path that is one of the inputs; an output that is a
+    file)."""
     problems, plans, owner = [], [], {}
+    if os.path.exists(output) and not os.path.isdir(output):
+        problems.append(f"output={output} is a file: the stems go into a folder <output>/<song>/, give a folder")
     inputs = {os.path.realpath(f) for f in files}
     for f in files:
         try:
-            _read_any(f)  # read once to check: a bad file late in a batch must not stop it half-way
+            audio, _ = _read_any(f)  # read once to check: a bad file late in a batch must not stop it half-way
+            if audio.shape[0] not in (1, channels):
+                problems.append(f"{f} has {audio.shape[0]} channels; the model separates mono or {channels}-channel audio: downmix it first")
         except ValueError as exc:
             problems.append(str(exc))
-        song = os.path.splitext(os.path.basename(f))[0]
-        folder = os.path.join(output, song)
+        folder = os.path.join(output, song_name(f))
         if folder in owner:
             problems.append(f"{owner[folder]} and {f} would both write {folder}/: rename one of them or separate them in two runs")
         owner.setdefault(folder, f)
@@ -208,7 +245,7 @@ def separate_files(
     device = resolve_device(device)
     model = load_separator(ckpt, device, wiener_iterations)
     output = output or "separated"
-    plans = plan_outputs(_inputs(input), output, model.targets, overwrite)
+    plans = plan_outputs(_inputs(input), output, model.targets, overwrite, model.channels)
     written = []
     for f, paths in plans:
         audio, rate = _read_any(f)
@@ -237,9 +274,29 @@ def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = Fals
     """``infer.py``'s job: separate with a demixing checkpoint, or reconstruct with a de-overlap one."""
     from sliceq22.lit.demix import DemixModule
 
+    _check_options(overwrite, chunk_seconds, subtype, wiener_iterations)
     device = resolve_device(device)  # a device this machine lacks fails before the checkpoint is read
     state = _read_checkpoint(ckpt)
-    target = state.get(CONFIG_KEY, {}).get("model", {}).get("_target_", "")
+    config = state.get(CONFIG_KEY)
+    target = config.get("model", {}).get("_target_", "") if isinstance(config, dict) else ""
     if target.endswith(DemixModule.__name__):
         return separate_files(ckpt, input, output, overwrite, device, chunk_seconds, subtype=subtype, wiener_iterations=wiener_iterations)
+    ignored = [k for k, v, default in (("subtype", subtype, "float"), ("wiener_iterations", wiener_iterations, None)) if v != default]
+    if ignored:
+        log.warning("%s: de-overlap checkpoints write float wavs and have no post-filter; ignoring %s", ckpt, ", ".join(ignored))
     return deoverlap_file(ckpt, input, output, overwrite, device)
+
+
+def _check_options(overwrite, chunk_seconds, subtype, wiener_iterations) -> None:
+    """infer.py's options, checked before any work (Hydra passes ``overwrite=no`` as a string)."""
+    problems = []
+    if not isinstance(overwrite, bool):
+        problems.append(f"overwrite must be true or false, got {overwrite!r}")
+    if isinstance(chunk_seconds, bool) or not isinstance(chunk_seconds, (int, float)) or not chunk_seconds >= 1.0:
+        problems.append(f"chunk_seconds must be a number of seconds >= 1 (default 30), got {chunk_seconds!r}")
+    if not isinstance(subtype, str):
+        problems.append(f"subtype must be float, pcm16, pcm24 or input, got {subtype!r}")
+    if wiener_iterations is not None and (isinstance(wiener_iterations, bool) or not isinstance(wiener_iterations, int) or wiener_iterations < 0):
+        problems.append(f"wiener_iterations must be an integer >= 0 (or null: as trained), got {wiener_iterations!r}")
+    if problems:
+        raise ValueError("; ".join(problems))

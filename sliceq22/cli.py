@@ -1,0 +1,44 @@
+"""What ``train.py``, ``evaluate.py`` and ``infer.py`` share: run the config's ``job`` node and
+report a user's mistake as one plain message.
+
+Hydra wraps an error raised by the job in ``InstantiationException`` and prints its repr
+(``ValueError("nothing was written; ...\\n  ...")`` on one line, with literal ``\\n``) inside
+its own boilerplate. A ``ValueError`` (bad input, an existing output, a wrong sample rate:
+everything sliceq22 checks) or a missing mandatory value (``ckpt: ???``) is printed here as
+``error: <message>`` on stderr with exit status 1; other exceptions, and everything under
+``HYDRA_FULL_ERROR=1``, keep their traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+from omegaconf import DictConfig
+
+
+def _user_error(exc: BaseException) -> str | None:
+    from omegaconf.errors import MissingMandatoryValue
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MissingMandatoryValue):
+            key = str(getattr(exc, "full_key", "") or "").removeprefix("job.") or "a mandatory value"
+            return f"{key} is required: pass {key}=... on the command line"
+        if isinstance(exc, ValueError):
+            return str(exc)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def run_job(cfg: DictConfig):
+    """``hydra.utils.instantiate(cfg.job)``, with user errors as ``error: ...`` and exit status 1."""
+    import hydra
+
+    try:
+        return hydra.utils.instantiate(cfg.job)
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        raise SystemExit(f"error: {message}") from None
