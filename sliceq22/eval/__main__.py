@@ -4,7 +4,8 @@
 
 Reads ``<estimates>/<subset>/<track>/<target>.wav`` (or ``<estimates>/<track>/<target>.wav``),
 writes museval-format ``<out>/<subset>/<track>.json``, ``<out>/summary.json`` and
-``<out>/summary.md``, and prints the SigSep table. Existing track JSONs are reused.
+``<out>/summary.md``, and prints the SigSep table. Existing track JSONs are reused when the
+same estimates wrote them (``<out>/provenance.json``); another run's scores are refused.
 """
 
 from __future__ import annotations
@@ -24,11 +25,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", required=True, help="folder for the scores")
     p.add_argument("--subset", default="test", choices=("train", "valid", "test"))
     p.add_argument("--targets", nargs="+", default=list(SOURCES))
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--overwrite", action="store_true", help="recompute tracks whose JSON exists")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    summary = evaluate_estimates(a.root, a.estimates, a.out, a.subset, a.targets, a.device, a.overwrite)
+    from sliceq22.device import resolve_device
+
+    try:
+        summary = evaluate_estimates(a.root, a.estimates, a.out, a.subset, a.targets, resolve_device(a.device), a.overwrite)
+    except ValueError as exc:  # a user's mistake: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
     print(format_table({summary["method"]: summary["sigsep"]}))
     return summary
 

@@ -6,7 +6,11 @@ estimates written by any tool.
 
 Both write ``<out>/<subset>/<track>.json`` in museval's format (one per track; an existing file
 is kept and reused, so an interrupted run resumes), then ``<out>/summary.json`` (SigSep
-median-of-medians, MDX mean SDR, per-track medians) and ``<out>/summary.md``.
+median-of-medians, MDX mean SDR, per-track medians) and ``<out>/summary.md``. What produced
+the scores (the separator's config, the data root, subset, excerpt length; or the estimates
+folder) is kept in ``<out>/provenance.json``: scores are reused only by the same run, and a
+folder holding another run's scores is refused (it would have reported them under the new
+name).
 
 Targets whose reference is digitally silent on a track cannot be scored by BSS Eval (museval
 raises); they are left out of that track's scores and named in the log and the summary.
@@ -64,6 +68,43 @@ def _json_path(out_dir: str, track: Track) -> str:
     return os.path.join(out_dir, track.subset, f"{track.name}.json")
 
 
+PROVENANCE = "provenance.json"
+
+
+def claim_out_dir(out_dir: str, fingerprint: Mapping, subset: str, overwrite: bool = False) -> None:
+    """Make ``out_dir`` the home of the run described by ``fingerprint`` (JSON-able).
+
+    Raises:
+        ValueError: ``out_dir`` holds track scores of another run (or of unknown origin) and
+            ``overwrite`` is false.
+    """
+    fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
+    root = fingerprint.get("root")
+    if root and os.path.realpath(out_dir) in (os.path.realpath(root), os.path.realpath(os.path.join(root, subset))):
+        raise ValueError(f"the scores' folder {out_dir} is the data root {root}: choose another output folder")
+    path = os.path.join(out_dir, PROVENANCE)
+    scores_dir = os.path.join(out_dir, subset)
+    has_scores = os.path.isdir(scores_dir) and any(f.endswith(".json") for f in os.listdir(scores_dir))
+    if not overwrite:
+        if os.path.exists(path):
+            with open(path) as fh:
+                old = json.load(fh)
+            differ = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+            if differ and has_scores:
+                raise ValueError(
+                    f"{out_dir} holds scores of another run (it differs in {', '.join(differ)}): choose another "
+                    f"output folder, or pass overwrite=true to recompute every track there"
+                )
+        elif has_scores:
+            raise ValueError(
+                f"{out_dir} holds track scores of unknown origin (no {PROVENANCE}): choose another output folder, "
+                f"or pass overwrite=true to recompute every track there"
+            )
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(fingerprint, fh, indent=2, sort_keys=True)
+
+
 def summarise(out_dir: str, tracks: Sequence[TrackScores], method: str, extra: dict | None = None) -> dict:
     """Aggregate track scores, write ``summary.json`` / ``summary.md`` in ``out_dir``, return it."""
     agg = aggregate(tracks)
@@ -100,6 +141,7 @@ def evaluate_separator(
     overwrite: bool = False,
     name: str | None = None,
     max_tracks: int | None = None,
+    config: Mapping | None = None,
 ) -> dict:
     """Separate every track of ``subset`` with ``separator`` and score it with BSS Eval v4.
 
@@ -109,14 +151,25 @@ def evaluate_separator(
         out_dir: where the JSON scores (and, with ``save_estimates``, the estimates as
             ``<out>/estimates/<subset>/<track>/<target>.wav``) go.
         seconds: evaluate a centred excerpt of this length (None: whole tracks).
-        overwrite: recompute tracks whose JSON exists (default: reuse them).
+        overwrite: recompute tracks whose JSON exists (default: reuse them, if this same run
+            wrote them; see :func:`claim_out_dir`).
+        max_tracks: evaluate the first ``max_tracks`` tracks only (``None``: all).
+        config: the separator's config, recorded as the scores' provenance (``evaluate.py``
+            passes it; default: the method name).
     Returns:
         The summary (see :func:`summarise`).
     """
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be > 0 (an excerpt length) or null for whole tracks, got {seconds}")
+    if max_tracks is not None and max_tracks < 1:
+        raise ValueError(f"max_tracks must be >= 1 or null for every track, got {max_tracks}")
     tracks = find_tracks(root, subset, int(separator.sample_rate))[:max_tracks]
     if hasattr(separator, "to"):
         separator = separator.to(device)
     method = name or type(separator).__name__
+    fingerprint = {"separator": config if config is not None else method, "root": os.path.abspath(root), "subset": subset,
+                   "seconds": seconds, "targets": list(separator.targets)}
+    claim_out_dir(out_dir, fingerprint, subset, overwrite)
     scores = []
     for track in tracks:
         path = _json_path(out_dir, track)
@@ -174,9 +227,18 @@ def evaluate_estimates(
 
     Estimates are read from ``<estimates>/<subset>/<track>/<target>.wav`` (museval's layout) or
     ``<estimates>/<track>/<target>.wav`` (``infer.py``'s); tracks without estimates are skipped,
-    targets without a file are left out; a wrong sample rate or a broken file is an error.
+    targets without a file are left out (and logged); a wrong sample rate or a broken file is
+    an error.
     """
+    from sliceq22.data.datasets import TARGETS
+
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown targets {unknown}; choose from {', '.join(TARGETS)}")
     tracks = find_tracks(root, subset)
+    fingerprint = {"estimates": os.path.abspath(estimates_dir), "root": os.path.abspath(root), "subset": subset,
+                   "targets": list(targets)}
+    claim_out_dir(out_dir, fingerprint, subset, overwrite)
     scores = []
     for track in tracks:
         folder = next((d for d in (os.path.join(estimates_dir, track.subset, track.name), os.path.join(estimates_dir, track.name))
@@ -188,6 +250,9 @@ def evaluate_estimates(
             scores.append(TrackScores.load(path))
             continue
         present = [t for t in targets if os.path.isfile(os.path.join(folder, f"{t}.wav"))]
+        if len(present) < len(targets):
+            log.warning("%s: no estimate for %s in %s: left out of this track's scores", track.name,
+                        ", ".join(t for t in targets if t not in present), folder)
         _, refs = load_references(track, present)
         keep = _audible(refs, track.name)
         est = {t: _read_estimate(os.path.join(folder, f"{t}.wav"), track) for t in keep}
@@ -235,6 +300,11 @@ def run(
         from sliceq22.data.render import render_dataset
 
         render_dataset(data.root, sample_rate=int(data.sample_rate), progress=False, **data.render)
+    from omegaconf import OmegaConf
+
     sep = instantiate(separator)
-    summary = evaluate_separator(sep, data.root, out_dir, subset, seconds, device, save_estimates, overwrite, name, max_tracks)
+    config = OmegaConf.to_container(separator, resolve=True) if OmegaConf.is_config(separator) else dict(separator)
+    config.pop("device", None)  # where it ran does not change the scores
+    summary = evaluate_separator(sep, data.root, out_dir, subset, seconds, device, save_estimates, overwrite, name, max_tracks,
+                                 config=config)
     return median_sdr(summary)

@@ -72,3 +72,31 @@ def test_evaluate_py_and_collector(embedded_root, tmp_path):
     assert os.path.isfile(sweep / "collected.md") and os.path.isfile(sweep / "boxplot_SDR.png")
     table = collect.pivot(str(sweep), "transform", "separator.method")
     assert "| transform | irm1 | mpi |" in table and "**vocals**" in table
+
+
+def test_scores_of_another_run_are_never_reused_under_a_new_name(embedded_root, oracle_run, tmp_path):
+    """A folder holding one method's track scores used to be 'resumed' by another method, whose
+    summary then reported the first method's numbers under its own name."""
+    import shutil
+
+    out, summary = oracle_run
+    out = shutil.copytree(out, tmp_path / "copy")  # the fixture's folder stays as it is
+    with pytest.raises(ValueError, match="holds scores of another run .*separator"):
+        evaluate_separator(MixtureAsEstimate(), embedded_root, out)
+    with pytest.raises(ValueError, match="differs in estimates"):  # a folder of estimates: the same rule
+        first = str(tmp_path / "f")
+        evaluate_estimates(embedded_root, os.path.join(out, "estimates"), first)
+        os.makedirs(tmp_path / "other" / "x", exist_ok=True)
+        os.symlink(os.path.join(out, "estimates", "test"), tmp_path / "other" / "test")
+        evaluate_estimates(embedded_root, str(tmp_path / "other"), first)
+    floor = evaluate_separator(MixtureAsEstimate(), embedded_root, out, overwrite=True)  # asked for: recomputed
+    assert floor["method"] == "MixtureAsEstimate" and floor["sigsep"]["vocals"]["SDR"] < summary["sigsep"]["vocals"]["SDR"] - 3
+    legacy = tmp_path / "legacy"
+    (legacy / "test").mkdir(parents=True)
+    (legacy / "test" / "x.json").write_text("{}")
+    with pytest.raises(ValueError, match="unknown origin"):
+        evaluate_separator(MixtureAsEstimate(), embedded_root, str(legacy))
+    with pytest.raises(ValueError, match="unknown targets \\['vocal'\\]"):  # a typo was dropped silently
+        evaluate_estimates(embedded_root, os.path.join(out, "estimates"), str(tmp_path / "t"), targets=["vocal", "drums"])
+    with pytest.raises(ValueError, match="is the data root"):
+        evaluate_estimates(embedded_root, os.path.join(out, "estimates"), embedded_root)
