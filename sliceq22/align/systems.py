@@ -68,12 +68,23 @@ def verify_scenario_dir(scenario_dir: str) -> None:
             raise ValueError(f"{scenario_dir} is not an alignment scenario: {f} is missing")
 
 
+def _check_cache_hop(cache_dir: str, hop_length: int) -> None:
+    """A cache holds features at one hop; frames of another hop would be misread as times."""
+    path = os.path.join(cache_dir, "hop_length.npy")
+    cached = int(np.load(path)) if os.path.isfile(path) else None
+    if cached != int(hop_length):
+        made = f"hop_length={cached}" if cached is not None else "an unrecorded hop_length (an older cache)"
+        raise ValueError(f"the feature cache {cache_dir} was made with {made}, not {hop_length}: use another output folder for another hop")
+
+
 def offline_processing(scenario_dir: str, cache_dir: str, hop_length: int = 512) -> None:
     """Chroma of the orchestra and the full mix, computed once into ``cache_dir``."""
     verify_scenario_dir(scenario_dir)
     if os.path.isfile(os.path.join(cache_dir, "sample_rate.npy")):  # written last
+        _check_cache_hop(cache_dir, hop_length)
         return
     os.makedirs(cache_dir, exist_ok=True)
+    np.save(os.path.join(cache_dir, "hop_length.npy"), np.array(int(hop_length)))
     for rec in ("o", "po"):
         F, onsets, sr = features_of(os.path.join(scenario_dir, f"{rec}.wav"), hop_length)
         np.save(os.path.join(cache_dir, f"{rec}_chroma.npy"), F)
@@ -146,6 +157,7 @@ def online_processing(
         raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
     if not os.path.isfile(os.path.join(cache_dir, "sample_rate.npy")):
         raise ValueError(f"cache {cache_dir} is empty or incomplete: run offline_processing first")
+    _check_cache_hop(cache_dir, hop_length)
     if os.path.exists(out_dir):
         raise ValueError(f"output directory {out_dir} already exists: refusing to overwrite it")
     F_p, D_p, sr = features_of(os.path.join(scenario_dir, "p.wav"), hop_length)

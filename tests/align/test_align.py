@@ -51,7 +51,12 @@ def test_systems_align_a_scenario(scenario_root, tmp_path, system):
     err = beat_errors(hyp, read_beats(os.path.join(sdir, "p.beats")), read_beats(os.path.join(sdir, "o.beats")))
     assert error_rates(err)[1000] < 0.2  # far better than chance on a drifting-tempo performance
     with pytest.raises(ValueError, match="already exists"):
-        online_processing(sdir, str(tmp_path / system), str(tmp_path / "cache"), system=system)
+        online_processing(sdir, str(tmp_path / system), str(tmp_path / "cache"), 1024, system=system)
+    # features of another hop would be read as times at this hop (error rate 1.0 at every tolerance)
+    with pytest.raises(ValueError, match="made with hop_length=1024, not 512"):
+        online_processing(sdir, str(tmp_path / "hop512"), str(tmp_path / "cache"), 512, system=system)
+    with pytest.raises(ValueError, match="made with hop_length=1024, not 512"):
+        offline_processing(sdir, str(tmp_path / "cache"), 512)
 
 
 def test_runner_reports_every_system(scenario_root, tmp_path):
