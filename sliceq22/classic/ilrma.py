@@ -65,9 +65,17 @@ def projection_back(Y: Tensor, reference: Tensor) -> Tensor:
     """Scale each source and bin so that it best explains the reference channel.
 
     Shape: ``Y (..., N, F, T)``, ``reference (..., F, T)`` -> scales ``(..., N, F)``.
+
+    The least-squares system is loaded by ``1e-10`` of its mean diagonal (plus a floor): a
+    silent bin (band-limited audio) or sources that are numerically proportional there (a
+    silent or duplicated channel) made it singular, and ``solve`` raised. A silent bin gets
+    scale 0; a well-posed one is unchanged to ~1e-10.
     """
     Yf = Y.transpose(-3, -2)  # (..., F, N, T)
     YYh = Yf @ Yf.conj().transpose(-1, -2)  # (..., F, N, N)
+    N = YYh.shape[-1]
+    load = 1e-10 * YYh.diagonal(dim1=-2, dim2=-1).real.mean(-1) + torch.finfo(YYh.real.dtype).tiny ** 0.5
+    YYh = YYh + load[..., None, None] * torch.eye(N, dtype=YYh.dtype, device=YYh.device)
     xYh = (reference.unsqueeze(-2) @ Yf.conj().transpose(-1, -2))  # (..., F, 1, N)
     A = torch.linalg.solve(YYh.transpose(-1, -2), xYh.transpose(-1, -2)).transpose(-1, -2)  # x Y^H (Y Y^H)^-1
     return A.squeeze(-2).transpose(-1, -2)

@@ -76,6 +76,21 @@ def test_batched_mixtures_each_decrease_their_cost():
     assert Y32.dtype == torch.complex64 and torch.isfinite(Y32.abs()).all()
 
 
+def test_degenerate_mixtures_separate_instead_of_raising():
+    """Band-limited audio (silent bins), a silent channel and dual mono made the projection
+    back's least-squares system singular: torch.linalg.solve raised (evaluate.py separator=ilrma
+    died on any dual-mono track). Silent bins now come out silent."""
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(2, 65, 60, dtype=torch.complex128, generator=g)
+    banded = torch.cat([X[:, :30], torch.zeros_like(X[:, 30:])], 1)
+    for Xd in (banded, torch.stack([X[0], torch.zeros_like(X[0])]), torch.stack([X[0], X[0]])):
+        Y = ilrma(Xd, n_iter=5, generator=torch.Generator().manual_seed(0))
+        assert Y.shape == Xd.shape and torch.isfinite(Y).all()
+    assert ilrma(banded, n_iter=5)[:, 30:].abs().max() == 0
+    ok = ilrma(X, n_iter=5, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(ok).all()
+
+
 def test_errors():
     with pytest.raises(ValueError, match="complex"):
         ilrma(torch.randn(2, 5, 5))
