@@ -25,12 +25,20 @@ from .audio import list_entries
 from .musdb import SOURCES
 from .render import write_track
 
-# first match wins; patterns are matched case-insensitively against the file name without extension
+STEM_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
+
+# first match wins; patterns are matched case-insensitively against the file name without
+# extension. Instrument names come before the generic words "backing", "harmony" and "room"
+# ("Backing Gtr" is a guitar, "Piano Room Mic" a piano), drum words before "bass" ("Bass Drum").
 DEFAULT_TABLE: tuple[tuple[str, str], ...] = (
-    (r"vox|vocal|voice|choir|bv\b|backing|harmony|adlib|lead ?v", "vocals"),
-    (r"kick|snare|\bsn\b|hi.?hat|\bhh\b|\btom|overhead|\boh\b|cymbal|crash|ride|drum|room|perc|clap|shaker|tamb|cowbell|conga|bongo", "drums"),
-    (r"bass|\bsub\b|808", "bass"),
-    (r"gtr|guitar|keys|piano|synth|pad|organ|string|brass|horn|sax|trumpet|violin|cello|lead|arp|pluck|fx|sample", "other"),
+    (r"kick|snare|\bsn\b|hi.?hats?|\bhh\b|\bhats?\b|\btoms?\b|overhead|\boh\b|cymbal|crash|\bride\b|drum|perc|clap|shaker"
+     r"|tamb|cowbell|conga|bongo", "drums"),
+    (r"vox|vocal|voice|choir|singer|\bbvs?\b|adlib|lead ?v", "vocals"),
+    (r"bass(?!oon)|\bsub\b|808", "bass"),
+    (r"gtr|guitar|keys|piano|synth|pad|organ|string|brass|horn|sax|trumpet|violin|viola|cello|bassoon|flute|clarinet|oboe"
+     r"|lead|arp|pluck|fx|sample", "other"),
+    (r"backing|harmony|\bbgv", "vocals"),
+    (r"room|\bamb", "drums"),
 )
 
 
@@ -41,25 +49,34 @@ def classify(name: str, table=DEFAULT_TABLE, unknown: str = "error") -> str | No
         if re.search(pattern, stem):
             return target
     if unknown == "error":
-        raise ValueError(f"no target for raw stem {name!r}; add a pattern to the table or pass unknown='other'")
+        raise ValueError(f"no target for raw stem {name!r}; add a pattern to the table or pass unknown='other' (--unknown other)")
     return "other" if unknown == "other" else None
 
 
-def convert_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFAULT_TABLE, unknown: str = "error") -> str:
-    """Convert one song folder of raw stems. Returns the written track folder.
+def check_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFAULT_TABLE, unknown: str = "error") -> dict:
+    """Everything :func:`convert_song` needs, checked without writing anything.
+
+    Returns:
+        ``{"dst", "rate", "frames", "stems": {file: target}}``.
 
     Raises:
-        ValueError: no wavs, stems of different sample rates or lengths, an unmatched stem
-            (with ``unknown="error"``), or an existing destination track.
+        ValueError: no stems, an unreadable stem, stems of different sample rates or lengths,
+            more than two channels, an unmatched stem (with ``unknown="error"``), or an
+            existing destination track.
     """
-    files = list_entries(song_dir, "file", (".wav", ".flac"))
+    files = list_entries(song_dir, "file", STEM_EXTENSIONS)
     if not files:
-        raise ValueError(f"no wav/flac stems in {song_dir}")
+        raise ValueError(f"no audio stems ({', '.join(STEM_EXTENSIONS)}) in {song_dir}")
     name = os.path.basename(os.path.normpath(song_dir))
     dst = os.path.join(dst_root, subset, name)
     if os.path.exists(dst):
         raise ValueError(f"{dst} exists already: refusing to overwrite it")
-    infos = {f: sf.info(os.path.join(song_dir, f)) for f in files}
+    infos = {}
+    for f in files:
+        try:
+            infos[f] = sf.info(os.path.join(song_dir, f))
+        except Exception as exc:  # soundfile's own error types
+            raise ValueError(f"cannot read {os.path.join(song_dir, f)} as audio: {exc}") from exc
     rates = {i.samplerate for i in infos.values()}
     if len(rates) != 1:
         raise ValueError(f"stems of {song_dir} have different sample rates: {sorted(rates)}")
@@ -68,23 +85,33 @@ def convert_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFA
         longest = max(infos, key=lambda f: infos[f].frames)
         shortest = min(infos, key=lambda f: infos[f].frames)
         raise ValueError(f"stems of {song_dir} differ in length: {longest} has {infos[longest].frames} frames, {shortest} {infos[shortest].frames}")
+    wide = [f for f, i in infos.items() if i.channels > 2]
+    if wide:
+        raise ValueError(f"{os.path.join(song_dir, wide[0])} has {infos[wide[0]].channels} channels; expected mono or stereo stems")
+    stems = {f: classify(f, table, unknown) for f in files}
     (rate,), (frames,) = rates, lengths
-    sums = {s: np.zeros((2, frames)) for s in SOURCES}
-    for f in files:
-        target = classify(f, table, unknown)
-        if target is None:
-            continue
+    return {"dst": dst, "rate": rate, "frames": frames, "stems": {f: t for f, t in stems.items() if t is not None}}
+
+
+def convert_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFAULT_TABLE, unknown: str = "error") -> str:
+    """Convert one song folder of raw stems. Returns the written track folder.
+
+    Raises:
+        ValueError: as :func:`check_song`; nothing is written then.
+    """
+    plan = check_song(song_dir, dst_root, subset, table, unknown)
+    name = os.path.basename(plan["dst"])
+    sums = {s: np.zeros((2, plan["frames"])) for s in SOURCES}
+    for f, target in plan["stems"].items():
         data, _ = sf.read(os.path.join(song_dir, f), dtype="float64", always_2d=True)
-        if data.shape[1] > 2:
-            raise ValueError(f"{f} has {data.shape[1]} channels; expected mono or stereo")
         sums[target] += data.T if data.shape[1] == 2 else np.repeat(data.T, 2, axis=0)
     audio = {s: sums[s].astype(np.float32) for s in SOURCES}
     audio["mixture"] = sum(a.astype(np.float64) for a in audio.values()).astype(np.float32)
     if np.abs(audio["mixture"]).max() >= 1.0:
         print(f"warning: the mixture of {name} clips (peak {np.abs(audio['mixture']).max():.2f}); kept as float", file=sys.stderr)
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    write_track(dst, audio, rate)
-    return dst
+    os.makedirs(os.path.dirname(plan["dst"]), exist_ok=True)
+    write_track(plan["dst"], audio, plan["rate"])
+    return plan["dst"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,14 +121,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subset", default="train", choices=("train", "test"))
     parser.add_argument("--unknown", default="error", choices=("error", "other", "skip"))
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.src):
+        sys.exit(f"error: {args.src} is not a folder of song folders")
     songs = list_entries(args.src, "dir")
     if not songs:
         sys.exit(f"error: no song folders in {args.src}")
+    problems = []  # every song is checked before any is written: a bad one late must not leave a half-converted root
     for song in songs:
         try:
-            print(convert_song(os.path.join(args.src, song), args.dst, args.subset, unknown=args.unknown))
+            check_song(os.path.join(args.src, song), args.dst, args.subset, unknown=args.unknown)
         except ValueError as err:
-            sys.exit(f"error: {err}")
+            problems.append(str(err))
+    if problems:
+        sys.exit(f"error: nothing was written; {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    for song in songs:
+        print(convert_song(os.path.join(args.src, song), args.dst, args.subset, unknown=args.unknown))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,14 @@ from sliceq22.data.onair import classify, convert_song
 @pytest.mark.parametrize(
     "name,target",
     [("Kick In.wav", "drums"), ("OH L.wav", "drums"), ("Bass DI.wav", "bass"), ("Lead Vox.wav", "vocals"),
-     ("BV 2.wav", "vocals"), ("Gtr Rhythm.wav", "other"), ("Lead Synth.wav", "other"), ("Sub 808.wav", "bass")],
+     ("BV 2.wav", "vocals"), ("Gtr Rhythm.wav", "other"), ("Lead Synth.wav", "other"), ("Sub 808.wav", "bass"),
+     # names the first table got wrong: instruments before the generic backing/harmony/room
+     ("Backing Gtr.wav", "other"), ("Harmony Guitar.wav", "other"), ("Gtr Room.wav", "other"), ("Piano Room Mic.wav", "other"),
+     ("Bassoon.wav", "other"), ("BVs.wav", "vocals"), ("Hats.wav", "drums"), ("Bass Drum.wav", "drums"), ("Room L.wav", "drums"),
+     ("Backing Vocals.wav", "vocals"), ("Harmony.wav", "vocals"), ("Synth Bass.wav", "bass"), ("Override.wav", None)],
 )
 def test_classify(name, target):
-    assert classify(name) == target
+    assert classify(name, unknown="skip") == target
 
 
 def test_unknown_stems():
@@ -63,3 +67,24 @@ def test_convert_song_refuses_mismatches(tmp_path):
     with pytest.raises(ValueError, match="different sample rates"):
         convert_song(str(song), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_checks_every_song_before_writing_any(tmp_path):
+    """A bad second song used to stop the run after the first was written, and the retry was
+    then refused for the first song's existing folder."""
+    from sliceq22.data.onair import main
+
+    good = _song(tmp_path, {"Kick.wav": 1, "Vox.wav": 1})
+    bad = tmp_path / "raw" / "B - Other"
+    bad.mkdir()
+    sf.write(bad / "Rhodes.wav", np.zeros((4410, 1)), 44100)
+    (bad / "Junk.wav").write_bytes(b"RIFF....WAVEnot audio")
+    dst = tmp_path / "musdb"
+    with pytest.raises(SystemExit) as err:
+        main([str(tmp_path / "raw"), str(dst)])
+    msg = str(err.value)
+    assert "nothing was written" in msg and "Junk.wav as audio" in msg and good.is_dir()
+    assert not dst.exists()
+    (bad / "Junk.wav").unlink()
+    main([str(tmp_path / "raw"), str(dst), "--unknown", "other"])  # the retry works
+    assert sorted(os.listdir(dst / "train")) == ["Artist - Song", "B - Other"]
