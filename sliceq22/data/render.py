@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import shutil
 import sys
@@ -169,8 +170,7 @@ def render_dataset(
     Raises:
         ValueError: ``root`` holds something else (another render, or foreign files).
     """
-    if tracks < 1 or seconds <= 0:
-        raise ValueError(f"need tracks >= 1 and seconds > 0, got tracks={tracks}, seconds={seconds}")
+    check_render_args(tracks=tracks, seconds=seconds, sample_rate=sample_rate)
     sf_path = soundfont or default_soundfont()
     with open(sf_path, "rb") as fh:
         sf_bytes = fh.read()
@@ -228,6 +228,19 @@ def render_dataset(
     return manifest
 
 
+def check_render_args(sample_rate, seconds=None, **counts) -> None:
+    """Refuse arguments that cannot render, before a root is claimed (a failed render would
+    leave a manifest that blocks the retry with good arguments)."""
+    problems = [f"{name} must be an integer >= 1, got {n!r}" for name, n in counts.items()
+                if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1]
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 192000:
+        problems.append(f"sample_rate must be an integer from 8000 to 192000 Hz, got {sample_rate!r}")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0.5):
+        problems.append(f"seconds must be >= 0.5, got {seconds!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
 def claim_root(root: str, params: dict) -> dict | None:
     """Check that ``root`` may receive a render with ``params``; return its manifest if any.
 
@@ -243,8 +256,8 @@ def claim_root(root: str, params: dict) -> dict | None:
             manifest = json.load(fh)
         if manifest.get("params") != params:
             raise ValueError(
-                f"{root} already holds a render made with {manifest.get('params')}, not {params}: "
-                f"use another root, or delete that folder yourself to re-render"
+                f"{root} already holds {'a' if manifest.get('complete') else 'an unfinished'} render made with "
+                f"{manifest.get('params')}, not {params}: use another root, or delete that folder yourself to re-render"
             )
         return manifest
     if os.path.isdir(root) and os.listdir(root):
@@ -283,23 +296,28 @@ def main(argv: list[str] | None = None) -> None:
                         help="musdb: the embedded dataset; bach10: chorale stems; alignment: piano/orchestra scenarios")
     parser.add_argument("--root", default=None, help="default: data/embedded, data/bach10 or data/alignment")
     parser.add_argument("--tracks", type=int, default=24, help="tracks, pieces or scenarios")
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=None, help="musdb only: seconds per track (default 30)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sample-rate", type=int, default=44100)
+    parser.add_argument("--sample-rate", type=int, default=None, help="default: 44100 (musdb, bach10), 22050 (alignment)")
     parser.add_argument("--soundfont", default=None, help="a GM .sf2 (default: pretty_midi's TimGM6mb.sf2)")
     args = parser.parse_args(argv)
     root = args.root or {"musdb": "data/embedded", "bach10": "data/bach10", "alignment": "data/alignment"}[args.kind]
+    if args.kind != "musdb" and args.seconds is not None:
+        parser.error(f"--seconds applies to --kind musdb only: {args.kind} pieces last as long as their scores")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    rate = args.sample_rate or (22050 if args.kind == "alignment" else 44100)
     try:
         if args.kind != "musdb":
             from .scenarios import render_alignment, render_bach10
 
             if args.kind == "bach10":
-                render_bach10(root, args.tracks, args.seed, args.sample_rate, args.soundfont)
+                render_bach10(root, args.tracks, args.seed, rate, args.soundfont)
             else:
-                render_alignment(root, args.tracks, args.seed, soundfont=args.soundfont)
+                render_alignment(root, args.tracks, args.seed, rate, soundfont=args.soundfont)
             print(f"{root}: {args.tracks} {args.kind} items")
             return
-        manifest = render_dataset(root, args.tracks, args.seconds, args.seed, args.sample_rate, args.soundfont)
+        manifest = render_dataset(root, args.tracks, 30.0 if args.seconds is None else args.seconds, args.seed, rate, args.soundfont)
     except ValueError as err:
         sys.exit(f"error: {err}")
     args.root = root

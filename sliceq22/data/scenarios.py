@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 from .corpus import Score, TempoMap, bach_chorales
-from .render import _write_json, active_rms, claim_root, default_soundfont, render_part, write_track
+from .render import _write_json, active_rms, check_render_args, claim_root, default_soundfont, render_part, write_track
 from .songs import Note, Part
 
 BACH10 = {"soprano": ("violin", 40), "alto": ("clarinet", 71), "tenor": ("saxophone", 66), "bass": ("bassoon", 70)}
@@ -67,6 +67,7 @@ def _params(kind: str, n: int, seed: int, sample_rate: int, soundfont: bytes, **
 
 def render_bach10(root: str, pieces: int = 10, seed: int = 0, sample_rate: int = 44100, soundfont: str | None = None) -> dict:
     """Render Bach10-style pieces (see the module docstring). Returns the manifest."""
+    check_render_args(sample_rate, pieces=pieces)
     sf_bytes = open(soundfont or default_soundfont(), "rb").read()
     params = _params("bach10", pieces, seed, sample_rate, sf_bytes)
     existing = claim_root(root, params)
@@ -127,6 +128,7 @@ def render_alignment(
     soundfont: str | None = None,
 ) -> dict:
     """Render piano/orchestra alignment scenarios (see the module docstring). Returns the manifest."""
+    check_render_args(sample_rate, scenarios=scenarios)
     sf_bytes = open(soundfont or default_soundfont(), "rb").read()
     params = _params("alignment", scenarios, seed, sample_rate, sf_bytes, piano_db=piano_db, stretch_range=list(stretch_range))
     existing = claim_root(root, params)

@@ -80,6 +80,28 @@ def test_refuses_a_foreign_folder(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "precious" and len(os.listdir(tmp_path)) == 1
 
 
+def test_bad_arguments_claim_nothing(tmp_path):
+    """seconds=0.01 or sample_rate=0 failed deep inside the synthesis after render.json had
+    claimed the root, so the retry with good arguments was refused."""
+    from sliceq22.data.render import main
+    from sliceq22.data.scenarios import render_alignment, render_bach10
+
+    root = tmp_path / "r"
+    for kwargs, needle in ((dict(seconds=0.01), "seconds must be >= 0.5"), (dict(sample_rate=0), "sample_rate must be"),
+                           (dict(tracks=0), "tracks must be")):
+        with pytest.raises(ValueError, match=needle):
+            render_dataset(str(root), **{**dict(tracks=2, seconds=2.0, progress=False), **kwargs})
+    with pytest.raises(ValueError, match="pieces must be"):
+        render_bach10(str(root), pieces=0)
+    with pytest.raises(ValueError, match="scenarios must be"):
+        render_alignment(str(root), scenarios=-1)
+    assert not root.exists()
+    with pytest.raises(SystemExit):  # --seconds means nothing to the score-driven kinds
+        main(["--kind", "bach10", "--root", str(root), "--seconds", "5"])
+    render_dataset(str(root), tracks=2, seconds=2.0, progress=False)  # the retry works
+    assert len(_tracks(str(root))) == 2
+
+
 @pytest.mark.parametrize("style", sorted(STYLES))
 def test_every_style_composes_four_sounding_parts(style):
     song = compose_song(3, 20.0, style=style)
