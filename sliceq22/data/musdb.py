@@ -110,7 +110,7 @@ def check_track(path: str, sample_rate: int, mono_to_stereo: bool = False) -> Tr
         if info.samplerate != sample_rate:
             raise ValueError(f"{f} is sampled at {info.samplerate} Hz, expected {sample_rate} Hz: resample it")
         if info.channels == 1 and not mono_to_stereo:
-            raise ValueError(f"{f} is mono where stereo is expected (pass mono_to_stereo=True to duplicate it)")
+            raise ValueError(f"{f} is mono where stereo is expected (data.mono_to_stereo=true in the configs, mono_to_stereo=True in Python, --mono-to-stereo for python -m sliceq22.eval, duplicates it)")
         if info.channels > 2:
             raise ValueError(f"{f} has {info.channels} channels, expected 1 or 2")
         if frames is not None and info.frames != frames:

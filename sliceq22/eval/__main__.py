@@ -27,12 +27,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--targets", nargs="+", default=list(SOURCES))
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--overwrite", action="store_true", help="recompute tracks whose JSON exists")
+    p.add_argument("--mono-to-stereo", action="store_true", help="accept mono reference stems (duplicated)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from sliceq22.device import resolve_device
 
     try:
-        summary = evaluate_estimates(a.root, a.estimates, a.out, a.subset, a.targets, resolve_device(a.device), a.overwrite)
+        summary = evaluate_estimates(a.root, a.estimates, a.out, a.subset, a.targets, resolve_device(a.device), a.overwrite, a.mono_to_stereo)
     except ValueError as exc:  # a user's mistake: one line, no traceback
         raise SystemExit(f"error: {exc}") from None
     print(format_table({summary["method"]: summary["sigsep"]}))

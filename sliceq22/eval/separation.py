@@ -13,7 +13,8 @@ folder holding another run's scores is refused (it would have reported them unde
 name).
 
 Targets whose reference is digitally silent on a track cannot be scored by BSS Eval (museval
-raises); they are left out of that track's scores and named in the log and the summary.
+raises); they are left out of that track's scores and named in the log and in the summary's
+``left_out`` (as are targets a folder of estimates has no file for).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def evaluate_separator(
     name: str | None = None,
     max_tracks: int | None = None,
     config: Mapping | None = None,
+    mono_to_stereo: bool = False,
 ) -> dict:
     """Separate every track of ``subset`` with ``separator`` and score it with BSS Eval v4.
 
@@ -156,6 +158,7 @@ def evaluate_separator(
         max_tracks: evaluate the first ``max_tracks`` tracks only (``None``: all).
         config: the separator's config, recorded as the scores' provenance (``evaluate.py``
             passes it; default: the method name).
+        mono_to_stereo: accept mono stems in ``root`` (duplicated to stereo).
     Returns:
         The summary (see :func:`summarise`).
     """
@@ -163,7 +166,7 @@ def evaluate_separator(
         raise ValueError(f"seconds must be > 0 (an excerpt length) or null for whole tracks, got {seconds}")
     if max_tracks is not None and max_tracks < 1:
         raise ValueError(f"max_tracks must be >= 1 or null for every track, got {max_tracks}")
-    tracks = find_tracks(root, subset, int(separator.sample_rate))[:max_tracks]
+    tracks = find_tracks(root, subset, int(separator.sample_rate), mono_to_stereo)[:max_tracks]
     if hasattr(separator, "to"):
         separator = separator.to(device)
     method = name or type(separator).__name__
@@ -184,8 +187,7 @@ def evaluate_separator(
         bad = [t for t in separator.targets if t not in est or est[t].shape != mix.shape]
         if bad:
             raise ValueError(f"{method} returned no estimate shaped like the mixture {tuple(mix.shape)} for {bad}")
-        track_scores = evaluate_track({t: refs[t] for t in keep}, {t: est[t] for t in keep}, track.sample_rate,
-                                      track.name, device=device)
+        track_scores = _score(track, {t: refs[t] for t in keep}, {t: est[t] for t in keep}, device)
         track_scores.save(path, overwrite=overwrite)
         if save_estimates:
             from sliceq22.data.audio import save_audio
@@ -195,9 +197,26 @@ def evaluate_separator(
                            track.sample_rate, overwrite=overwrite)
         log.info("%s\n%s", track.name, track_scores)
         scores.append(track_scores)
-    summary = summarise(out_dir, scores, method, {"seconds": seconds, "subset": subset})
+    summary = summarise(out_dir, scores, method, {"seconds": seconds, "subset": subset, "left_out": _left_out(scores, separator.targets)})
     log.info("%s on %d %s tracks:\n%s", method, len(scores), subset, format_table({method: summary["sigsep"]}))
     return summary
+
+
+def _score(track: Track, refs: Mapping[str, Tensor], est: Mapping[str, Tensor], device) -> TrackScores:
+    try:
+        return evaluate_track(refs, est, track.sample_rate, track.name, device=device)
+    except ValueError as exc:  # BSS Eval's message knows indices, not tracks and targets
+        raise ValueError(f"{track.name} (targets {', '.join(refs)}): {exc}") from exc
+
+
+def _left_out(scores: Sequence[TrackScores], targets: Sequence[str]) -> dict[str, list[str]]:
+    """Per track, the targets without scores (a silent reference, or no estimate file)."""
+    out = {}
+    for t in scores:
+        missing = [name for name in targets if name not in t.medians()]
+        if missing:
+            out[t.track_name] = missing
+    return out
 
 
 def _read_estimate(path: str, track: Track) -> Tensor:
@@ -209,8 +228,10 @@ def _read_estimate(path: str, track: Track) -> Tensor:
     data, _ = sf.read(path, dtype="float64", always_2d=True)
     if data.shape[1] == 1:
         data = np.repeat(data, 2, axis=1)
-    if data.shape[1] != 2 or not np.isfinite(data).all():
-        raise ValueError(f"{path}: expected finite mono or stereo audio, got {data.shape[1]} channels or NaN/inf")
+    if data.shape[1] != 2:
+        raise ValueError(f"{path} has {data.shape[1]} channels; expected mono or stereo estimates")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path} contains NaN or infinite samples")
     return torch.from_numpy(data.T.copy())
 
 
@@ -222,6 +243,7 @@ def evaluate_estimates(
     targets: Sequence[str] = SOURCES,
     device: str = "cpu",
     overwrite: bool = False,
+    mono_to_stereo: bool = False,
 ) -> dict:
     """Score a folder of estimates against a MUSDB-layout root, as ``museval.eval_mus_dir``.
 
@@ -235,7 +257,7 @@ def evaluate_estimates(
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise ValueError(f"unknown targets {unknown}; choose from {', '.join(TARGETS)}")
-    tracks = find_tracks(root, subset)
+    tracks = find_tracks(root, subset, mono_to_stereo=mono_to_stereo)
     fingerprint = {"estimates": os.path.abspath(estimates_dir), "root": os.path.abspath(root), "subset": subset,
                    "targets": list(targets)}
     claim_out_dir(out_dir, fingerprint, subset, overwrite)
@@ -256,13 +278,14 @@ def evaluate_estimates(
         _, refs = load_references(track, present)
         keep = _audible(refs, track.name)
         est = {t: _read_estimate(os.path.join(folder, f"{t}.wav"), track) for t in keep}
-        track_scores = evaluate_track(refs, est, track.sample_rate, track.name, device=device)
+        track_scores = _score(track, {t: refs[t] for t in keep}, est, device)
         track_scores.save(path, overwrite=overwrite)
         scores.append(track_scores)
     if not scores:
         raise ValueError(f"no estimates for any {subset} track of {root} under {estimates_dir} "
                          f"(expected {estimates_dir}/{subset}/<track>/<target>.wav)")
-    return summarise(out_dir, scores, os.path.basename(os.path.normpath(estimates_dir)), {"subset": subset})
+    return summarise(out_dir, scores, os.path.basename(os.path.normpath(estimates_dir)),
+                     {"subset": subset, "left_out": _left_out(scores, targets)})
 
 
 def median_sdr(summary: Mapping) -> float:
@@ -299,12 +322,17 @@ def run(
     if data.get("render"):
         from sliceq22.data.render import render_dataset
 
-        render_dataset(data.root, sample_rate=int(data.sample_rate), progress=False, **data.render)
+        try:
+            render_dataset(data.root, sample_rate=int(data.sample_rate), progress=False, **data.render)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (to evaluate on the tracks already in data.root, pass data.render=null)") from exc
     from omegaconf import OmegaConf
 
     sep = instantiate(separator)
     config = OmegaConf.to_container(separator, resolve=True) if OmegaConf.is_config(separator) else dict(separator)
     config.pop("device", None)  # where it ran does not change the scores
+    if name and isinstance(config.get("method"), str):  # oracle -> oracle:mpi in tables
+        name = f"{name}:{config['method']}"
     summary = evaluate_separator(sep, data.root, out_dir, subset, seconds, device, save_estimates, overwrite, name, max_tracks,
-                                 config=config)
+                                 config=config, mono_to_stereo=bool(data.get("mono_to_stereo", False)))
     return median_sdr(summary)

@@ -64,7 +64,10 @@ class MusicDataModule(L.LightningDataModule):
         if self.render:
             from sliceq22.data.render import render_dataset
 
-            render_dataset(self.root, sample_rate=self.sample_rate, **self.render)
+            try:
+                render_dataset(self.root, sample_rate=self.sample_rate, **self.render)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (to train on the tracks already in data.root, pass data.render=null)") from exc
 
     def setup(self, stage: str | None = None) -> None:
         common = dict(targets=self.targets, sample_rate=self.sample_rate, mono_to_stereo=self.mono_to_stereo)

@@ -100,3 +100,25 @@ def test_scores_of_another_run_are_never_reused_under_a_new_name(embedded_root, 
         evaluate_estimates(embedded_root, os.path.join(out, "estimates"), str(tmp_path / "t"), targets=["vocal", "drums"])
     with pytest.raises(ValueError, match="is the data root"):
         evaluate_estimates(embedded_root, os.path.join(out, "estimates"), embedded_root)
+
+
+def test_left_out_targets_are_in_the_summary_and_errors_name_the_track(embedded_root, oracle_run, tmp_path):
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    out, _ = oracle_run
+    est = shutil.copytree(os.path.join(out, "estimates"), tmp_path / "est")
+    track_dir = next(p for p in (est / "test").iterdir())
+    (track_dir / "bass.wav").unlink()
+    res = evaluate_estimates(embedded_root, str(est), str(tmp_path / "a"))
+    assert res["left_out"] == {track_dir.name: ["bass"]} and "bass" not in res["per_track"][track_dir.name]
+    data, rate = sf.read(track_dir / "drums.wav")
+    sf.write(track_dir / "drums.wav", np.zeros_like(data), rate, subtype="FLOAT")  # a silent estimate: BSS Eval refuses
+    with pytest.raises(ValueError, match=f"{track_dir.name} \\(targets .*drums.*\\): .*all-zero"):
+        evaluate_estimates(embedded_root, str(est), str(tmp_path / "b"))
+    data[0, 0] = np.nan
+    sf.write(track_dir / "drums.wav", data, rate, subtype="FLOAT")
+    with pytest.raises(ValueError, match="drums.wav contains NaN"):
+        evaluate_estimates(embedded_root, str(est), str(tmp_path / "c"))
