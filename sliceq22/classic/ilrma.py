@@ -127,6 +127,8 @@ def ilrma(
     if not torch.isfinite(X).all():
         raise ValueError("X contains NaN or infinite values")
     C, F, Tn = X.shape[-3:]
+    if C > 16 and C > F:  # (bins, channels, frames) by mistake: minutes of work on 1025 "channels"
+        raise ValueError(f"X {tuple(X.shape)} has {C} channels and {F} bins: the layout is (..., channels, bins, frames)")
     if C < 2:
         raise ValueError("ILRMA separates as many sources as channels: give at least 2 channels")
     lead = X.shape[:-3]

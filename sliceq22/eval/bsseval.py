@@ -91,6 +91,11 @@ def _validate(refs: Tensor, ests: Tensor, filters_len: int) -> None:
         )
     if refs.shape[-2] == 0:
         raise ValueError("references are empty (0 samples)")
+    if refs.shape[-1] > 16 and refs.shape[-1] > refs.shape[-2]:  # (sources, channels, samples) by mistake
+        raise ValueError(
+            f"references {tuple(refs.shape)} have {refs.shape[-1]} channels and {refs.shape[-2]} samples: the layout is "
+            f"(sources, samples, channels) as in museval; transpose the last two dimensions"
+        )
     if filters_len < 1:
         raise ValueError(f"filters_len must be >= 1, got {filters_len}")
     for name, t in (("references", refs), ("estimates", ests)):

@@ -96,3 +96,5 @@ def test_errors():
         ilrma(torch.randn(2, 5, 5))
     with pytest.raises(ValueError, match="at least 2 channels"):
         ilrma(torch.randn(1, 5, 5, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="layout is"):  # bins first by mistake
+        ilrma(torch.randn(65, 2, 30, dtype=torch.complex64))

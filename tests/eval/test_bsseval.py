@@ -117,6 +117,8 @@ def test_perfect_estimate_and_swapped_estimates():
         (lambda r, e: (r.__setitem__((1, slice(None)), 0.0), r, e)[1:], "all-zero source"),
         (lambda r, e: (e.__setitem__((0, 10, 0), np.nan), r, e)[1:], "NaN or infinite"),
         (lambda r, e: (r, e[:1]), "must agree"),
+        # (sources, channels, samples) by mistake: it tried to allocate 46 GB
+        (lambda r, e: (r.transpose(0, 2, 1).copy(), e.transpose(0, 2, 1).copy()), "transpose the last two"),
     ],
 )
 def test_bad_input_is_refused(mutate, message):
