@@ -52,6 +52,8 @@ def _numba_kernels():
 
 def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, Tensor]:
     sigma = np.asarray(DEFAULT_STEPS if steps is None else steps, dtype=np.int64).reshape(-1, 2)
+    if len(sigma) == 0:
+        raise ValueError("steps must hold at least one (row, column) step, e.g. [[1, 1], [0, 1], [1, 0]]")
     if (sigma < 0).any():
         raise ValueError(f"step sizes must be >= 0, got {sigma.tolist()}")
     if (sigma.sum(1) == 0).any():
@@ -61,6 +63,8 @@ def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, 
     w_add = torch.zeros(k, dtype=torch.float64) if weights_add is None else torch.as_tensor(weights_add, dtype=torch.float64).flatten()
     if len(w_mul) != k or len(w_add) != k:
         raise ValueError(f"{k} steps need {k} weights, got {len(w_mul)} multiplicative and {len(w_add)} additive")
+    if not (torch.isfinite(w_mul).all() and torch.isfinite(w_add).all()):
+        raise ValueError(f"step weights must be finite, got {w_mul.tolist()} and {w_add.tolist()}")
     return sigma, w_mul.to(device), w_add.to(device)
 
 
@@ -156,8 +160,8 @@ def _backtrack(steps: np.ndarray, last: np.ndarray, sigma: np.ndarray, subsequen
     else:
         if np.isinf(last[-1]):
             raise ValueError(
-                f"no warping path from (0, 0) to ({N - 1}, {M - 1}) with steps {sigma.tolist()}: the sequence "
-                f"lengths are beyond the steps' slope (try subsequence=True or other steps)"
+                f"no warping path from (0, 0) to ({N - 1}, {M - 1}) with steps {sigma.tolist()}: every path meets an "
+                f"infinite cost, or the sequence lengths are beyond the steps' slope (try subsequence=True or other steps)"
             )
         cur = (N - 1, M - 1)
     kernels = _numba_kernels()
@@ -226,8 +230,12 @@ def dtw(
         raise ValueError("C must be real")
     if not C.is_floating_point():
         C = C.double()
+    elif C.dtype in (torch.float16, torch.bfloat16):  # accumulated costs need the range and precision
+        C = C.float()
     if torch.isnan(C).any():
         raise ValueError("the DTW cost matrix C has NaN values")
+    if (C == -torch.inf).any():
+        raise ValueError("the DTW cost matrix C has -inf values: a path through one would cost -inf whatever else it does")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if memory not in ("full", "low"):
@@ -340,8 +348,15 @@ def soft_dtw(C: Tensor, gamma: float = 1.0) -> Tensor:
     """
     if gamma <= 0:
         raise ValueError(f"gamma must be > 0, got {gamma}")
-    if C.dim() < 2:
-        raise ValueError(f"C must be (..., N, M), got {tuple(C.shape)}")
+    C = torch.as_tensor(C)
+    if C.dim() < 2 or C.shape[-1] == 0 or C.shape[-2] == 0:
+        raise ValueError(f"C must be (..., N, M) with N, M >= 1, got {tuple(C.shape)}")
+    if C.is_complex():
+        raise ValueError("C must be real")
+    if not C.is_floating_point():
+        C = C.double()
+    if not torch.isfinite(C).all():
+        raise ValueError("the soft-DTW cost matrix C has NaN or infinite values")
     lead = C.shape[:-2]
     out = _SoftDTW.apply(C.reshape((-1,) + C.shape[-2:]), float(gamma))
     return out.reshape(lead)

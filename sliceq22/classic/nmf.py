@@ -132,10 +132,18 @@ def nmf(
     Raises:
         ValueError: negative or non-finite data, bad shapes, or a fixed W without W.
     """
-    if V.dim() < 2:
-        raise ValueError(f"V must be (..., F, T), got {tuple(V.shape)}")
+    V = torch.as_tensor(V)
+    if V.dim() < 2 or V.shape[-1] == 0 or V.shape[-2] == 0:
+        raise ValueError(f"V must be (..., F, T) with F, T >= 1, got {tuple(V.shape)}")
+    if V.is_complex():
+        raise ValueError("V must be real and non-negative (a magnitude or power spectrogram, not the complex STFT)")
     if not torch.isfinite(V).all() or (V < 0).any():
         raise ValueError("V must be finite and non-negative")
+    if isinstance(rank, bool) or int(rank) != rank or rank < 1:
+        raise ValueError(f"rank must be an integer >= 1, got {rank!r}")
+    if isinstance(n_iter, bool) or int(n_iter) != n_iter or n_iter < 0:
+        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
+    rank, n_iter = int(rank), int(n_iter)
     beta = _beta(beta)
     if beta <= 0 and (V == 0).any() and beta == 0:
         raise ValueError("Itakura-Saito (beta=0) needs strictly positive data: add a small floor to V")
@@ -150,9 +158,12 @@ def nmf(
         W = scale * torch.randn(lead + (F, rank), generator=generator, dtype=dtype, device=V.device).abs()
     if H is None:
         H = scale * torch.randn(lead + (rank, T), generator=generator, dtype=dtype, device=V.device).abs()
-    W, H = W.to(V), H.to(V)
+    W, H = torch.as_tensor(W).to(V), torch.as_tensor(H).to(V)
     if W.shape[-2:] != (F, rank) or H.shape[-2:] != (rank, T):
         raise ValueError(f"W must be (..., {F}, {rank}) and H (..., {rank}, {T}); got {tuple(W.shape)}, {tuple(H.shape)}")
+    for name, factor in (("W", W), ("H", H)):
+        if not torch.isfinite(factor).all() or (factor < 0).any():
+            raise ValueError(f"the initial {name} must be finite and non-negative (multiplicative updates keep the sign)")
     gamma = _gamma(beta)
     if beta != 2 and V.device.type == "cpu" and V.dim() > 2 and V[..., 0, 0].numel() > 1 and F * T >= 1 << 18:
         # On a CPU a batch of large spectrograms is memory-bound for beta != 2 (every update streams several

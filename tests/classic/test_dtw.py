@@ -114,6 +114,23 @@ def test_no_path_and_bad_input_errors():
         dtw(C, [[0, 0], [1, 1]])
     with pytest.raises(ValueError, match=">= 0"):
         dtw(C, [[-1, 1]])
+    with pytest.raises(ValueError, match="at least one"):
+        dtw(C, [])
+    with pytest.raises(ValueError, match="finite"):
+        dtw(torch.rand(4, 4), weights=[1.0, float("nan"), 1.0])
+    blocked = torch.rand(6, 6)
+    blocked[:, 0] = torch.inf  # no path can leave (0, 0)
+    with pytest.raises(ValueError, match="infinite cost"):
+        dtw(blocked[1:])
+    minus = torch.rand(4, 4)
+    minus[2, 1] = -torch.inf
+    with pytest.raises(ValueError, match="-inf"):
+        dtw(minus)
+    D16, p16 = dtw(torch.rand(6, 7, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16))
+    assert D16.dtype == torch.float32 and p16.shape[0] == 2
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        soft_dtw(torch.full((3, 3), float("nan")))
+    assert torch.isfinite(soft_dtw(np.random.default_rng(0).random((4, 5))))  # numpy works, as for dtw
 
 
 def test_costs_handle_silent_frames():

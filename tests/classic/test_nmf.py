@@ -68,6 +68,16 @@ def test_errors():
         nmf(torch.ones(3, 3), 2, fix_W=True)
     with pytest.raises(ValueError, match="unknown beta"):
         nmf(torch.ones(3, 3), 2, beta="cosine")
+    with pytest.raises(ValueError, match="rank must be"):
+        nmf(torch.ones(3, 3), 0)
+    with pytest.raises(ValueError, match="n_iter must be"):
+        nmf(torch.ones(3, 3), 2, n_iter=-1)
+    with pytest.raises(ValueError, match="initial W must be finite and non-negative"):
+        nmf(torch.ones(3, 3), 2, W=-torch.ones(3, 2))
+    with pytest.raises(ValueError, match="not the complex STFT"):
+        nmf(torch.ones(3, 3, dtype=torch.complex64), 2)
+    W, H = nmf(np.ones((4, 5)), 2, n_iter=3)  # numpy in
+    assert W.shape == (4, 2) and H.shape == (2, 5)
 
 
 def test_large_cpu_batch_equals_item_by_item():
