@@ -3,7 +3,8 @@
     python -m sliceq22.export --ckpt outputs/demix/<run>/checkpoints/last.ckpt --out demix.onnx [--seconds 10]
 
 The graph takes ``(1, channels, samples)`` float32 audio at the model's sample rate for a fixed
-``samples = seconds * sample_rate`` (the sliCQT's slice count is part of the graph) and returns
+``samples = seconds * sample_rate`` (recorded with the targets, rate and channels in the file's
+``metadata_props``) (the sliCQT's slice count is part of the graph) and returns
 ``(1, targets, channels, samples)``; run longer audio in chunks of that length (the overlapping
 cross-fade of :func:`sliceq22.apply.apply_chunked` is what ``infer.py`` does). The sliCQT keeps
 complex values only between FFTs and element-wise ops, so the exporter (``torch.onnx.export``,
@@ -23,6 +24,14 @@ import os
 import torch
 
 
+def metadata(model: torch.nn.Module, samples: int) -> dict[str, str]:
+    """The ONNX file's ``metadata_props``: targets in output order, rate, channels, length, producer."""
+    import sliceq22
+
+    return {"targets": ",".join(model.targets), "sample_rate": f"{model.sample_rate:g}", "channels": str(model.channels),
+            "samples": str(samples), "producer": f"sliceq22 {sliceq22.__version__}"}
+
+
 def export_onnx(model: torch.nn.Module, path: str, seconds: float = 10.0, overwrite: bool = False, check: bool = True) -> dict:
     """Export a separator (``SliCQDemixer`` / ``PerTargetDemixer``) to ``path``.
 
@@ -37,7 +46,10 @@ def export_onnx(model: torch.nn.Module, path: str, seconds: float = 10.0, overwr
     from sliceq22.transforms import STFT
 
     if os.path.exists(path) and not overwrite:
-        raise ValueError(f"{path} exists: refusing to overwrite it (choose another path or pass overwrite=True)")
+        raise ValueError(f"{path} exists: refusing to overwrite it (choose another path, or overwrite=True / --overwrite)")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):  # fail now, not after minutes of export
+        raise ValueError(f"the folder of {path} does not exist: create {folder} first")
     if getattr(model, "wiener_iterations", 0):
         raise ValueError("export the separator without its Wiener post-filter (wiener_iterations=0)")
     transforms = [b.transform for b in model.branches.values()] if hasattr(model, "branches") else [model.transform]
@@ -52,6 +64,14 @@ def export_onnx(model: torch.nn.Module, path: str, seconds: float = 10.0, overwr
                                 input_names=["audio"], output_names=["estimates"])
     tmp = path + ".partial"
     program.save(tmp)
+    try:  # what a deployment needs to call the graph, in the file itself
+        import onnx
+
+        proto = onnx.load(tmp)
+        onnx.helper.set_model_props(proto, metadata(model, samples))
+        onnx.save(proto, tmp)
+    except ImportError:  # pragma: no cover - onnx comes with the exporter
+        pass
     os.replace(tmp, path)  # no half-written model under the user's name
     result = {"path": path, "samples": samples, "inputs": ["audio"], "outputs": ["estimates"], "sdr_db": None}
     if check:
@@ -79,7 +99,10 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     from sliceq22.lit.infer import load_separator
 
-    result = export_onnx(load_separator(a.ckpt, wiener_iterations=0), a.out, a.seconds, a.overwrite)
+    try:
+        result = export_onnx(load_separator(a.ckpt, wiener_iterations=0), a.out, a.seconds, a.overwrite)
+    except ValueError as exc:  # a user's mistake: one line
+        raise SystemExit(f"error: {exc}") from None
     print(f"wrote {result['path']}: input 'audio' (1, channels, {result['samples']}), output 'estimates'")
     if result["sdr_db"]:
         print("onnxruntime vs eager SDR (dB): " + ", ".join(f"{t} {v:.1f}" for t, v in result["sdr_db"].items()))

@@ -97,3 +97,16 @@ def test_slurm_example_overrides_compose():
         cfg = compose("train", overrides=overrides)
     assert cfg.trainer.strategy._target_.endswith("DDPStrategy") and not cfg.trainer.strategy.broadcast_buffers and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
     assert cfg.data._target_.endswith("MusicDataModule") and cfg.model.model.hidden == 64
+
+
+def test_evaluate_help_lists_the_groups_that_exist():
+    """evaluate.py's --help names its config groups by hand (Hydra's list shows the training
+    groups too): it must not drift from conf/."""
+    import yaml
+
+    template = yaml.safe_load(open(os.path.join(CONF, "evaluate.yaml")))["hydra"]["help"]["template"]
+    for group in ("separator", "transform", "data"):
+        line = next(line for line in template.splitlines() if line.strip().startswith(f"{group}:"))
+        listed = sorted(o.strip() for o in line.split(":", 1)[1].split(","))
+        present = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, group)) if f.endswith(".yaml"))
+        assert listed == present, (group, listed, present)

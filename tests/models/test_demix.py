@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -174,3 +176,20 @@ def test_export_onnx_refuses_bad_requests(tmp_path):
         export_onnx(SliCQDemixer(_transforms()["bark"], hidden=4, dilations=(1,), wiener_iterations=1), str(tmp_path / "w.onnx"))
     with pytest.raises(ValueError, match="STFT control"):
         export_onnx(SliCQDemixer(STFT(1000, 300, sample_rate=SR), hidden=4, dilations=(1,)), str(tmp_path / "s.onnx"))
+    with pytest.raises(ValueError, match="does not exist"):  # before minutes of export, not after
+        export_onnx(model, str(tmp_path / "missing" / "m.onnx"))
+
+
+def test_export_onnx_writes_a_self_describing_file(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from sliceq22.export import export_onnx
+
+    torch.manual_seed(0)
+    model = SliCQDemixer(STFT(2048, 512, sample_rate=SR), ("vocals", "accompaniment"), hidden=4, dilations=(1,))
+    result = export_onnx(model, str(tmp_path / "m.onnx"), seconds=0.5)
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
+    assert props["targets"] == "vocals,accompaniment" and props["sample_rate"] == "44100" and props["channels"] == "2"
+    assert props["samples"] == str(result["samples"]) == str(SR // 2)
+    assert min(result["sdr_db"].values()) > 80  # onnxruntime vs eager, radix-2 DFTs
+    assert not os.path.exists(str(tmp_path / "m.onnx.partial"))
