@@ -27,11 +27,15 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    if not os.path.isdir(a.root):
-        from sliceq22.data.scenarios import render_alignment
+    try:
+        if not os.path.isdir(a.root):
+            from sliceq22.data.scenarios import render_alignment
 
-        render_alignment(a.root, scenarios=a.scenarios, seed=a.seed)
-    results = run(a.root, a.systems, a.hop, a.out)
+            print(f"{a.root} does not exist: rendering {a.scenarios} scenarios (seed {a.seed}) into it")
+            render_alignment(a.root, scenarios=a.scenarios, seed=a.seed)
+        results = run(a.root, a.systems, a.hop, a.out)
+    except ValueError as exc:  # a user's mistake: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
     print(format_table(results))
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
