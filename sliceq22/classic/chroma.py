@@ -44,8 +44,9 @@ class Chroma(nn.Module):
             raise ValueError(f"{n_octaves} octaves above {fmin} Hz exceed Nyquist at {sample_rate} Hz: use fewer octaves")
         self.cqt = CQT1992v2(sr=sample_rate, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave, output_format="Magnitude", pad_mode="constant", verbose=False)
         per = bins_per_octave // 12
-        # bin b belongs to semitone round(b / per): its own bin and the neighbours on each side
-        semitone = torch.round(torch.arange(n_bins, dtype=torch.float64) / per).long()
+        # bin b belongs to semitone floor((b + per // 2) / per), as librosa.filters.cq_to_chroma
+        # groups them (per 3: the bin and one neighbour each side; per 2: the bin and the one below)
+        semitone = torch.div(torch.arange(n_bins) + per // 2, per, rounding_mode="floor")
         fold = torch.zeros(12, n_bins)
         fold[semitone % 12, torch.arange(n_bins)] = 1.0
         self.register_buffer("fold", fold, persistent=False)

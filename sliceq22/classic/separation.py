@@ -118,7 +118,10 @@ class SupervisedNMF(nn.Module):
         Vm = V.movedim(-3, -2).reshape(lead + (F, ch * T))
         J, _, K = self.bases.shape
         W = self.bases.permute(1, 0, 2).reshape(F, J * K).expand(lead + (F, J * K))
-        _, H = nmf(Vm, J * K, self.beta, self.n_iter, W=W, fix_W=True)
+        # a fixed seed for the activations' start: the same mixture always separates the same
+        # (the global RNG made evaluate.py's NMF scores vary from run to run)
+        g = torch.Generator(device=Vm.device).manual_seed(0)
+        _, H = nmf(Vm, J * K, self.beta, self.n_iter, W=W, fix_W=True, generator=g)
         parts = torch.stack([self.bases[j] @ H[..., j * K : (j + 1) * K, :] for j in range(J)])  # (J, ..., F, ch*T)
         parts = parts.pow(self.power)
         masks = parts / parts.sum(0).clamp_min(1e-12)

@@ -167,7 +167,8 @@ def compose_song(seed: int, seconds: float, style: str | None = None) -> Song:
             start = t(bar, pos)
             vel = int(np.clip(vel + rng.integers(-8, 9), 1, 127))
             drums.notes.append(Note(start, start + 0.2, key, vel))
-        # ---- bass: root/fifth/octave patterns in octave 2
+        # ---- bass in octave 2: style patterns (walking quarters, offbeat roots, ...); the default
+        # plays eighth-note roots (kept as rendered: changing it would change every embedded render)
         base = 36 + root
         if style == "funk":
             pattern = [(0, 0, 0.4), (0.75, 12, 0.2), (1.5, 0, 0.2), (2, 7, 0.4), (2.75, 10, 0.2), (3.5, 12, 0.3)]
@@ -180,7 +181,7 @@ def compose_song(seed: int, seconds: float, style: str | None = None) -> Song:
         elif style == "electro":
             pattern = [(b + 0.5, 0, 0.4) for b in range(meter)]
         else:
-            pattern = [(b / 2, 0 if b % 4 else 0, 0.45) for b in range(2 * meter)]
+            pattern = [(b / 2, 0, 0.45) for b in range(2 * meter)]
         for pos, interval, dur in pattern:
             start = t(bar, pos)
             bass.notes.append(Note(start, start + dur * beat, base + interval, int(rng.integers(90, 115))))

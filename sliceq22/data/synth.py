@@ -42,6 +42,11 @@ def _tone(freq: float, n: int, sr: float, harmonics: int, rolloff: float, phase:
 def synth_stems(seconds: float, sample_rate: int = 44100, seed: int = 0) -> dict[str, np.ndarray]:
     """Render the four stems of a short procedural song.
 
+    Not normalised: stems may exceed full scale (peaks ~1.3-1.5), so scale them before
+    writing integer PCM. :func:`synth_mixture` is their sum scaled to a 0.9 peak: to pair it
+    with stems as references, scale the stems by the same factor. The drum pattern's random
+    draws depend on the length, so two lengths of one seed differ from the start.
+
     Args:
         seconds: duration.
         sample_rate: Hz.

@@ -4,7 +4,8 @@
 
 For every Bach10-style piece (rendered on first use): the mono mixture of its four instrument
 stems, ``|STFT|`` (4096 / 1024, Hann) factorised with rank = number of stems by multiplicative-
-update NMF (Euclidean, as ``librosa.decompose`` calls scikit-learn), by SNPA and by seed 002's
+update NMF (Euclidean: the seed's objective; ``librosa.decompose`` calls scikit-learn's NMF, whose
+default solver is coordinate descent, not multiplicative updates), by SNPA and by seed 002's
 greedy SNPA; each component ``W[:, k] H[k]`` resynthesised with the mixture's phase; each true
 stem matched to its best component. Reported per method, averaged over pieces: the min, mean
 and max of the matched SNRs and the SNR of the sum of all components against the mixture.

@@ -2,7 +2,8 @@
 
 Each oracle reads the true targets and the mixture, builds its estimate in the transform
 domain and inverts it, so its score measures the *representation* (STFT window, sliCQT scale)
-and the *mask family*, not a model. Definitions follow sigsep-mus-oracle and seed 004:
+and the *mask family*, not a model. Definitions follow sigsep-mus-oracle and seed 004 (``eps = 1e-10``; sigsep uses float64's machine epsilon, which only matters
+for bins where every source is silent):
 
 ==========  ==================================================================================
 ``irm1``    ratio mask ``|S_j| / (eps + sum_k |S_k|)`` on the mixture
@@ -11,7 +12,9 @@ and the *mask family*, not a model. Definitions follow sigsep-mus-oracle and see
 ``ibm2``    binary mask ``|S_j|^2 / (eps + |X|^2) >= 0.5``
 ``mwf``     multichannel Wiener filter: ``v_j R_j (sum_k v_k R_k)^-1 x`` per bin and frame, with
             ``v_j`` the channel-mean power and ``R_j`` the bin's spatial covariance of the
-            true target (time-invariant per bin, as sigsep's MWF oracle)
+            true target, time-invariant per bin and estimated as norbert does (covariances
+            summed over frames / summed power). sigsep-mus-oracle's MWF averages per-frame
+            normalised covariances instead, so its numbers differ
 ``mpi``     mix-phase inversion: true magnitude ``|S_j|`` with the mixture's phase (what a
             magnitude-estimating network such as open-unmix achieves at best)
 ==========  ==================================================================================

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from sliceq22 import __version__
-from sliceq22.eval.bsseval import bss_eval, sdr_mdx
+from sliceq22.eval.bsseval import _pad_or_truncate, bss_eval, sdr_mdx
 
 METRICS = ("SDR", "SIR", "ISR", "SAR")  # museval's order in JSON frames
 
@@ -158,8 +158,9 @@ def evaluate_track(
         ref = torch.stack([torch.as_tensor(references[t]).double().T for t in group])
         est = torch.stack([torch.as_tensor(estimates[t], device=ref.device).double().T for t in group])
         sdr, isr, sir, sar = bss_eval(ref, est, win=int(win * sample_rate), hop=int(hop * sample_rate), device=device)
-        n = min(ref.shape[1], est.shape[1])
-        mdx = sdr_mdx(ref[:, :n], est[:, :n])
+        # as BSS Eval (museval's pad_or_truncate): a short estimate is zero-padded, not the
+        # reference cut to it (which ignored a missing tail and scored half an estimate +17 dB)
+        mdx = sdr_mdx(ref, _pad_or_truncate(est, ref.shape[1]))
         for i, t in enumerate(group):
             if t in keep:
                 values = {"SDR": sdr[i].tolist(), "ISR": isr[i].tolist(), "SIR": sir[i].tolist(), "SAR": sar[i].tolist()}
@@ -191,7 +192,9 @@ def aggregate(tracks: Iterable[TrackScores], frames: str = "median", over_tracks
 
 
 def aggregate_mdx(tracks: Iterable[TrackScores]) -> dict[str, float]:
-    """MDX: mean over tracks of each target's whole-track SDR, and their ``mean`` over targets."""
+    """MDX: mean over tracks of each target's whole-track SDR, and their ``mean`` over targets
+    (MDX's mean over tracks of the per-track mean when every track has every target; with
+    targets left out of some tracks it weighs targets, not tracks, equally)."""
     per: dict[str, list[float]] = {}
     for tr in tracks:
         for name, v in tr.mdx.items():

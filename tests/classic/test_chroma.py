@@ -44,3 +44,13 @@ def test_batched_and_normalised():
     torch.testing.assert_close(ch.norm(dim=1), torch.ones_like(ch[:, 0]), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="Nyquist"):
         Chroma(8000, 512, n_octaves=8)
+
+
+@pytest.mark.parametrize("bins_per_octave", [12, 24, 36, 48])
+def test_bin_to_pitch_class_fold_is_librosas(bins_per_octave):
+    """round(b / per) rounded halves to even: with 24 or 48 bins per octave the classes got 3
+    and 1 bins alternately. The fold now groups bins as librosa.filters.cq_to_chroma does."""
+    n_octaves = 3
+    chroma = Chroma(22050, 512, n_octaves=n_octaves, bins_per_octave=bins_per_octave)
+    ref = librosa.filters.cq_to_chroma(n_octaves * bins_per_octave, bins_per_octave=bins_per_octave, fmin=32.70319566)
+    np.testing.assert_array_equal(chroma.fold.numpy(), ref)

@@ -26,6 +26,9 @@ def test_bases_and_contract(fitted, music3):
     total = sum(out.values())
     assert all(y.shape == mix.shape for y in out.values())
     assert (total - mix).norm() / mix.norm() < 1e-4  # soft masks sum to one
+    torch.rand(3)  # whatever the global RNG did in between, the same mixture separates the same
+    again = fitted.separate(mix)
+    assert all(torch.equal(again[t], out[t]) for t in out)
 
 
 def test_beats_the_mixture_on_held_out_tracks(fitted, embedded_root, tmp_path):

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from sliceq22.eval.scores import TrackScores, aggregate, aggregate_mdx, evaluate_track, format_table
 
@@ -70,3 +71,16 @@ def test_evaluate_track_vocals_accompaniment_scenario(music3):
         evaluate_track({"drums": refs["drums"]}, {"drums": est["drums"]}, 44100)
     with pytest.raises(ValueError, match="unknown targets"):
         evaluate_track(refs, {"piano": x}, 44100)
+
+
+def test_mdx_sdr_zero_pads_a_short_estimate(music3):
+    """The reference used to be cut to a short estimate: half an estimate scored ~+20 dB."""
+    from sliceq22.eval.bsseval import sdr_mdx
+
+    x = music3.float()
+    refs = {"drums": x * 0.5, "bass": x.flip(-1) * 0.3}
+    half = {k: v[:, : v.shape[1] // 2] for k, v in refs.items()}
+    s = evaluate_track(refs, half, 44100, "t")
+    padded = torch.stack([torch.nn.functional.pad(half[k], (0, x.shape[1] - half[k].shape[1])).T for k in refs])
+    expected = sdr_mdx(torch.stack([refs[k].T for k in refs]), padded)
+    assert s.mdx["drums"] == pytest.approx(float(expected[0])) and s.mdx["drums"] < 5
