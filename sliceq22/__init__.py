@@ -33,7 +33,9 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
 
 def run_stamp(env=None) -> str:
     """The name of a run's output folder: ``slurm-<job>.<step>`` inside a multi-task SLURM step,
-    the local time (``%Y-%m-%d_%H-%M-%S``) otherwise.
+    otherwise the local time and the process id (``%Y-%m-%d_%H-%M-%S_<pid>``): runs started in
+    the same second (a loop of background jobs, a job array) get folders of their own instead
+    of sharing one (their checkpoints and logs mixed).
 
     Every task of ``srun python train.py ...`` composes its own config; with a timestamp, tasks
     that start a second apart would write their Hydra files and logs into different folders.
@@ -46,7 +48,7 @@ def run_stamp(env=None) -> str:
     job, step = env.get("SLURM_JOB_ID"), env.get("SLURM_STEP_ID")
     if job and step and int(env.get("SLURM_STEP_NUM_TASKS", "1") or 1) > 1:
         return f"slurm-{job}.{step}"
-    return datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return f"{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}_{os.getpid()}"
 
 
 def _register_resolvers() -> None:

@@ -66,8 +66,8 @@ def test_run_folder_is_shared_by_the_tasks_of_one_srun():
     assert run_stamp(step) == "slurm-4711.0"  # every rank of the step: one folder
     assert run_stamp({**step, "SLURM_STEP_ID": "1"}) == "slurm-4711.1"  # the next srun: another
     for single in ({}, {**step, "SLURM_STEP_NUM_TASKS": "1"}, {"SLURM_JOB_ID": "4711"}):
-        stamp = run_stamp(single)  # one process (a laptop, one sbatch task): the local time
-        assert len(stamp) == 19 and stamp[4] == "-" and stamp[10] == "_", stamp
+        stamp = run_stamp(single)  # one process (a laptop, one sbatch task): the local time + pid
+        assert stamp[4] == "-" and stamp[10] == "_" and stamp[19:] == f"_{os.getpid()}", stamp
     cfg = OmegaConf.create({"dir": "outputs/demix/${run_stamp:}"})
     assert OmegaConf.to_container(cfg, resolve=True)["dir"].startswith("outputs/demix/")
     # what Hydra itself makes of train.yaml's run dir inside a 4-task srun step, end to end
@@ -96,16 +96,23 @@ def test_slurm_example_overrides_compose():
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     assert cfg.trainer.strategy._target_.endswith("DDPStrategy") and not cfg.trainer.strategy.broadcast_buffers and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
+    # experiment=demix's CPU sizes stay with the embedded data: data=musdb keeps musdb.yaml's
+    # (they were overridden to 8 excerpts per track and 10 s validation excerpts)
+    assert cfg.data.samples_per_track == 64 and cfg.data.valid_seconds is None
     assert cfg.data._target_.endswith("MusicDataModule") and cfg.model.model.hidden == 64
 
 
-def test_evaluate_help_lists_the_groups_that_exist():
-    """evaluate.py's --help names its config groups by hand (Hydra's list shows the training
-    groups too): it must not drift from conf/."""
+@pytest.mark.parametrize(("script", "groups"), [
+    ("evaluate", ("separator", "transform", "data")),
+    ("train", ("experiment", "data", "transform", "model", "trainer", "logger", "callbacks")),
+])
+def test_help_lists_the_groups_that_exist(script, groups):
+    """train.py's and evaluate.py's --help name their config groups by hand (Hydra's list
+    shows every group under conf/): they must not drift from conf/."""
     import yaml
 
-    template = yaml.safe_load(open(os.path.join(CONF, "evaluate.yaml")))["hydra"]["help"]["template"]
-    for group in ("separator", "transform", "data"):
+    template = yaml.safe_load(open(os.path.join(CONF, f"{script}.yaml")))["hydra"]["help"]["template"]
+    for group in groups:
         line = next(line for line in template.splitlines() if line.strip().startswith(f"{group}:"))
         listed = sorted(o.strip() for o in line.split(":", 1)[1].split(","))
         present = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, group)) if f.endswith(".yaml"))

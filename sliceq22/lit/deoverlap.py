@@ -49,6 +49,10 @@ class DeOverlapModule(ConfiguredModule):
         refine_iterations: phase-consistency iterations after the network, whenever a phase
             is given (training loss, metrics, inference); the network learns the estimate
             that is best *after* them.
+        eval_max_seconds: validation/test items longer than this are scored on their centred
+            excerpt of that length (whole MUSDB tracks, ``data.valid_seconds=null``, would need
+            the sliCQT and its gradients-free intermediates of minutes of audio at once);
+            ``None``: whole items.
         checkpoint_config: the resolved config to store in checkpoints (set by ``sliceq22.lit.run``).
     """
 
@@ -63,6 +67,7 @@ class DeOverlapModule(ConfiguredModule):
         use_stems: bool = True,
         refine_iterations: int = 0,
         checkpoint_config: dict | None = None,
+        eval_max_seconds: float | None = 30.0,
     ):
         super().__init__()
         if not isinstance(transform, SliCQT):
@@ -76,6 +81,9 @@ class DeOverlapModule(ConfiguredModule):
             raise ValueError(f"refine_iterations must be >= 0, got {refine_iterations}")
         self.refine_iterations = int(refine_iterations)
         self.checkpoint_config = checkpoint_config
+        if eval_max_seconds is not None and not eval_max_seconds > 0:
+            raise ValueError(f"eval_max_seconds must be > 0 or null, got {eval_max_seconds}")
+        self.eval_max_seconds = eval_max_seconds
 
     # ------------------------------------------------------------------ inference API
     def forward(self, ola: tuple[Tensor, ...]) -> SliCQCoefficients:
@@ -113,6 +121,11 @@ class DeOverlapModule(ConfiguredModule):
         if train and self.use_stems and targets.shape[1] > 0:
             pick = torch.randint(targets.shape[1], (targets.shape[0],), device=targets.device)
             x = torch.cat((mixture, targets[torch.arange(targets.shape[0], device=targets.device), pick]))
+        if not train and self.eval_max_seconds is not None:
+            n = int(round(self.eval_max_seconds * self.transform.sample_rate))
+            if x.shape[-1] > n:
+                start = (x.shape[-1] - n) // 2
+                x = x[..., start : start + n]
         return x.float()
 
     def _step(self, batch, stage: str) -> Tensor:

@@ -17,6 +17,43 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 
+def _differences(a, b, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested configs."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _check_resume(ckpt_path: str, model: dict, max_epochs) -> None:
+    """A checkpoint to resume must hold this very model and have epochs left to train."""
+    import torch
+
+    from sliceq22.lit.base import CONFIG_KEY
+
+    if not os.path.isfile(ckpt_path):
+        raise ValueError(f"ckpt_path={ckpt_path} does not exist (use .../checkpoints/last.ckpt of a previous run)")
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    saved = (state.get(CONFIG_KEY) or {}).get("model") if isinstance(state, dict) else None
+    if saved is not None:
+        if saved.get("_target_") != model.get("_target_"):
+            raise ValueError(f"{ckpt_path} holds a {saved.get('_target_')}, this run builds a {model.get('_target_')}: "
+                             f"resume with the experiment that wrote it")
+        differ = [k for k in _differences(saved, model) if not k.startswith(("optimizer", "scheduler"))]
+        if differ:
+            shown = ", ".join(f"model.{k}" for k in differ[:6]) + (" ..." if len(differ) > 6 else "")
+            raise ValueError(f"{ckpt_path} was trained with other model settings ({shown}): resume with the same "
+                             f"model config (see its run's .hydra/config.yaml)")
+    # epochs whose training finished: Lightning's loop counter (a mid-epoch checkpoint, e.g. a
+    # SLURM requeue's hpc_ckpt, has not processed its epoch yet), else the epoch index + 1
+    try:
+        done = int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError):
+        done = int(state.get("epoch", -1)) + 1 if isinstance(state, dict) else 0
+    if max_epochs is not None and max_epochs != -1 and done >= max_epochs:
+        raise ValueError(f"{ckpt_path} has finished {done} epoch(s) and trainer.max_epochs={max_epochs}: nothing is "
+                         f"left to train; raise trainer.max_epochs to continue")
+
+
 def fit(
     data: DictConfig,
     model: DictConfig,
@@ -29,12 +66,22 @@ def fit(
     """Train (or resume from ``ckpt_path``), validate, optionally test; return the final metrics.
 
     Raises:
-        ValueError: ``ckpt_path`` is given but does not exist.
+        ValueError: ``ckpt_path`` is missing, holds another model or one configured otherwise,
+            or has nothing left to train; ``trainer.max_epochs`` < 1; a GPU trainer on a
+            machine without one.
     """
-    if ckpt_path is not None and not os.path.isfile(ckpt_path):
-        raise ValueError(f"ckpt_path={ckpt_path} does not exist (use .../checkpoints/last.ckpt of a previous run)")
-    L.seed_everything(seed, workers=True)
     config = {"model": OmegaConf.to_container(model, resolve=True), "data": OmegaConf.to_container(data, resolve=True)}
+    max_epochs = trainer.get("max_epochs")
+    if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
+        raise ValueError(f"trainer.max_epochs={max_epochs}: nothing would be trained (use >= 1, or -1 for no limit)")
+    if str(trainer.get("accelerator", "")) in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("this trainer needs a CUDA GPU and torch sees none: use trainer=cpu (or trainer=ddp_cpu)")
+    if ckpt_path is not None:
+        _check_resume(ckpt_path, config["model"], max_epochs)
+    L.seed_everything(seed, workers=True)
     datamodule = instantiate(data)
     module = instantiate(model)
     # set after construction: passed through instantiate it would become a DictConfig, which

@@ -99,3 +99,23 @@ def test_resume_equals_uninterrupted(tmp_path, data_root):
 def test_ddp_on_cpu_two_processes(tmp_path, data_root):
     _run("train.py", tmp_path, *TINY, f"data.root={data_root}", "trainer=ddp_cpu", "trainer.max_steps=2", "trainer.limit_val_batches=1")
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_resume_refuses_another_model_or_a_finished_run(trained, tmp_path, data_root):
+    """These used to end in a wall of state-dict key errors, or in a silent run that trained
+    nothing (a finished checkpoint with the same max_epochs)."""
+    from sliceq22.lit.run import _check_resume
+
+    last = str(trained[0] / "checkpoints" / "last.ckpt")  # one epoch
+    model = torch.load(last, weights_only=True)["sliceq22_config"]["model"]
+    _check_resume(last, model, 2)  # one more epoch: fine
+    with pytest.raises(ValueError, match="nothing is left to train; raise trainer.max_epochs"):
+        _check_resume(last, model, 1)
+    with pytest.raises(ValueError, match="other model settings \\(model.net.channels\\)"):
+        _check_resume(last, {**model, "net": {**model["net"], "channels": model["net"]["channels"] + 4}}, 2)
+    with pytest.raises(ValueError, match="holds a sliceq22.lit.deoverlap.DeOverlapModule, this run builds a sliceq22.lit.demix"):
+        _check_resume(last, {**model, "_target_": "sliceq22.lit.demix.DemixModule"}, 2)
+    cmd = [sys.executable, os.path.join(ROOT, "train.py"), f"hydra.run.dir={tmp_path / 'again'}", *TINY,
+           f"data.root={data_root}", "trainer.max_epochs=1", f"ckpt_path={last}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith("error: ")
