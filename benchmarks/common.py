@@ -38,13 +38,18 @@ def machine_info(cuda: bool = False, **versions) -> dict:
 
 
 def write_result(out_dir: str, name: str, payload: dict) -> str:
-    """Write ``payload`` as ``<out_dir>/<name>_<date>.json`` (date from its machine record)."""
+    """Write ``payload`` as ``<out_dir>/<name>_<date>.json`` (date from its machine record), or
+    ``..._<date>_2.json``, ``_3``, ... when that exists: a rerun never replaces a committed result."""
     import json
     import os
 
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, f"{name}_{payload['machine']['date'][:10]}.json")
-    with open(path, "w") as fh:
+    stem = os.path.join(out_dir, f"{name}_{payload['machine']['date'][:10]}")
+    path, k = f"{stem}.json", 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{stem}_{k}.json"
+    with open(path, "x") as fh:
         json.dump(payload, fh, indent=2)
     print(f"wrote {path}")
     return path

@@ -54,3 +54,8 @@ mixture, targets = next(iter(dm.train_dataloader()))
 print("train batch:", tuple(mixture.shape), tuple(targets.shape), "(batch, targets, channels, samples)")
 assert torch.allclose(targets.sum(1), mixture, atol=1e-5)
 print("round trip: every target sums to the mixture")
+
+# %%
+import shutil
+
+shutil.rmtree(os.path.dirname(root))  # the tour's render lived in a temporary folder

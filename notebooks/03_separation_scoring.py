@@ -81,3 +81,8 @@ for name, s in scores.items():
 # %% [markdown]
 # On one 8-second song the numbers are anecdotes; the README's tables come from
 # `python evaluate.py` over every test track (and a held-out render).
+
+# %%
+import shutil
+
+shutil.rmtree(root)  # the tour's render lived in a temporary folder

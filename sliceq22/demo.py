@@ -58,6 +58,9 @@ def transform_demo(
     Returns:
         The summary dict (also written as JSON).
     """
+    if not isinstance(transform, SliCQT):
+        raise ValueError(f"the transform tour shows a sliCQT (transform=slicqt_*), got {type(transform).__name__}; "
+                         f"it draws the STFT control itself")
     os.makedirs(output_dir, exist_ok=True)
     sr = transform.sample_rate
     if audio is None:

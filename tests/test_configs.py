@@ -95,7 +95,7 @@ def test_slurm_example_overrides_compose():
     assert "trainer=ddp" in overrides and any(o.startswith("data.root=") for o in overrides)
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
-    assert cfg.trainer.strategy._target_.endswith("DDPStrategy") and not cfg.trainer.strategy.broadcast_buffers and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
+    assert cfg.trainer.strategy._target_ == "sliceq22.lit.run.ddp_strategy" and cfg.trainer.num_nodes == 2 and cfg.data.root == "/musdb"
     # experiment=demix's CPU sizes stay with the embedded data: data=musdb keeps musdb.yaml's
     # (they were overridden to 8 excerpts per track and 10 s validation excerpts)
     assert cfg.data.samples_per_track == 64 and cfg.data.valid_seconds is None

@@ -241,6 +241,19 @@ def check_render_args(sample_rate, seconds=None, **counts) -> None:
         raise ValueError("; ".join(problems))
 
 
+def mismatch_hint(root: str, sample_rate: int) -> str:
+    """What to do when a config's render does not match ``root``'s: the data's own rate if that
+    is what differs (data.render=null would then fail on the rate), else data.render=null."""
+    try:
+        with open(os.path.join(root, MANIFEST)) as fh:
+            rate = (json.load(fh).get("params") or {}).get("sample_rate")
+    except (OSError, ValueError):
+        rate = None
+    if rate is not None and int(rate) != int(sample_rate):
+        return f"the tracks there are at {rate} Hz: pass sample_rate={rate}, or render into another data.root"
+    return "to use the tracks already in data.root as they are, pass data.render=null"
+
+
 def claim_root(root: str, params: dict) -> dict | None:
     """Check that ``root`` may receive a render with ``params``; return its manifest if any.
 
@@ -255,9 +268,12 @@ def claim_root(root: str, params: dict) -> dict | None:
         with open(manifest_path) as fh:
             manifest = json.load(fh)
         if manifest.get("params") != params:
+            old = manifest.get("params") or {}
+            differ = ", ".join(f"{k} {old.get(k)!r} there, {params.get(k)!r} asked" for k in sorted(set(old) | set(params))
+                               if old.get(k) != params.get(k))
             raise ValueError(
-                f"{root} already holds {'a' if manifest.get('complete') else 'an unfinished'} render made with "
-                f"{manifest.get('params')}, not {params}: use another root, or delete that folder yourself to re-render"
+                f"{root} already holds {'a' if manifest.get('complete') else 'an unfinished'} render made with other "
+                f"parameters ({differ}): use another root, or delete that folder yourself to re-render"
             )
         return manifest
     if os.path.isdir(root) and os.listdir(root):

@@ -27,6 +27,7 @@ import sliceq22  # noqa: F401  (config resolvers)
 from sliceq22.data.datasets import FixedExcerpts
 from sliceq22.lit.deoverlap import snr_db
 from sliceq22.models.deoverlap import METHODS, DeOverlapGeometry, analytic_deoverlap, refine_with_phase
+from sliceq22.transforms import SliCQT
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf", "transform")
 
@@ -51,7 +52,10 @@ def load_transform(name: str, sample_rate: int = 44100):
                 raise ValueError(f"bad override {item!r} for transform config {name!r}: use key=value with one of "
                                  f"{', '.join(k for k in cfg.transform if k != '_target_')}")
         cfg.transform = OmegaConf.merge(cfg.transform, OmegaConf.from_dotlist(items))
-    return instantiate(cfg.transform)
+    t = instantiate(cfg.transform)
+    if not isinstance(t, SliCQT):
+        raise ValueError(f"{name} is a {type(t).__name__}: the de-overlap needs a sliCQT (slicqt_* configs)")
+    return t
 
 
 def evaluate(
@@ -99,7 +103,8 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m sliceq22.eval.deoverlap", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="data/embedded")
     parser.add_argument("--ckpt", default=None)
     parser.add_argument("--transforms", nargs="+", default=["slicqt_bark", "slicqt_cqlog", "slicqt_vqlog"])
@@ -108,12 +113,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refine", type=int, nargs="*", default=[1], help="phase-consistency iterations for the +k columns (none: no columns)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset, args.refine)
+    if not args.seconds > 0:
+        parser.error(f"--seconds must be > 0, got {args.seconds}")
+    try:
+        results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset, args.refine)
+    except ValueError as exc:  # a user's mistake: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
     methods = [k for k in next(iter(results.values())) if k not in ("unseen_by_network", "tracks")]
-    print(f"{'transform':<16}" + "".join(f"{m:>11}" for m in methods) + "   (SNR dB, true phase)")
+    width = max(16, *(len(n) + 1 for n in results))
+    print(f"{'transform':<{width}}" + "".join(f"{m:>11}" for m in methods) + "   (SNR dB, true phase)")
     for name, r in results.items():
         tag = " (unseen)" if r["unseen_by_network"] else ""
-        print(f"{name:<16}" + "".join(f"{r[m]:>11.2f}" for m in methods) + tag)
+        print(f"{name:<{width}}" + "".join(f"{r[m]:>11.2f}" for m in methods) + tag)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:

@@ -320,12 +320,12 @@ def run(
 
     device = resolve_device(device)
     if data.get("render"):
-        from sliceq22.data.render import render_dataset
+        from sliceq22.data.render import mismatch_hint, render_dataset
 
         try:
             render_dataset(data.root, sample_rate=int(data.sample_rate), progress=False, **data.render)
         except ValueError as exc:
-            raise ValueError(f"{exc} (to evaluate on the tracks already in data.root, pass data.render=null)") from exc
+            raise ValueError(f"{exc} ({mismatch_hint(data.root, int(data.sample_rate))})") from exc
     from omegaconf import OmegaConf
 
     sep = instantiate(separator)

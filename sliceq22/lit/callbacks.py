@@ -42,7 +42,7 @@ def _side_by_side(rows: list[torch.Tensor]) -> np.ndarray:
 class DeOverlapExamples(_Examples):
     """After validation: the first validation item's spectrograms and audio in TensorBoard.
 
-    Images (``examples/spectrogram``): the overlap-added rasterized magnitude of the target
+    Images (``examples/spectrogram target | baseline | network``): the overlap-added rasterized magnitude of the target
     (true per-slice magnitudes), the re-blur baseline and the network, side by side.
     Audio (``examples/{input,baseline,network}``): reconstructions with the true phase.
 
@@ -75,7 +75,7 @@ class DeOverlapExamples(_Examples):
 class DemixExamples(_Examples):
     """After validation: the first validation item's mixture and estimates in TensorBoard.
 
-    Audio ``examples/mixture`` and ``examples/<target>``; one image ``examples/spectrogram``
+    Audio ``examples/mixture`` and ``examples/<target>``; one image ``examples/spectrogram mixture | <targets>``
     with the mixture and each estimate side by side (STFT log-magnitude of the left channel,
     the same for every model so sliCQT and STFT runs compare).
 

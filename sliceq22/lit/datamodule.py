@@ -62,14 +62,20 @@ class MusicDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         if self.render:
-            from sliceq22.data.render import render_dataset
+            from sliceq22.data.render import mismatch_hint, render_dataset
 
             try:
                 render_dataset(self.root, sample_rate=self.sample_rate, **self.render)
             except ValueError as exc:
-                raise ValueError(f"{exc} (to train on the tracks already in data.root, pass data.render=null)") from exc
+                raise ValueError(f"{exc} ({mismatch_hint(self.root, self.sample_rate)})") from exc
 
     def setup(self, stage: str | None = None) -> None:
+        problems = [f"data.{k} must be > 0 seconds, got {v}" for k, v in (("seconds", self.seconds), ("valid_seconds", self.valid_seconds))
+                    if v is not None and not v > 0]
+        problems += [f"data.{k} must be >= 1, got {v}" for k, v in (("batch_size", self.batch_size), ("samples_per_track", self.samples_per_track))
+                     if not v >= 1]
+        if problems:
+            raise ValueError("; ".join(problems))
         common = dict(targets=self.targets, sample_rate=self.sample_rate, mono_to_stereo=self.mono_to_stereo)
         if stage in (None, "fit"):
             if self.sample_seed is None:  # equal on every DDP rank (same seed so far)
@@ -77,6 +83,13 @@ class MusicDataModule(L.LightningDataModule):
             self.train_set = RandomExcerpts(
                 self.root, "train", seconds=self.seconds, samples_per_track=self.samples_per_track, **self.augment, **common
             )
+            ranks = getattr(getattr(self, "trainer", None), "world_size", 1) or 1
+            if len(self.train_set) // ranks < self.batch_size:  # drop_last would leave no batch at all
+                raise ValueError(
+                    f"data.batch_size={self.batch_size} is more than the {len(self.train_set)} training items per epoch "
+                    f"({len(self.train_set.tracks)} tracks x data.samples_per_track={self.samples_per_track}"
+                    f"{f', over {ranks} ranks' if ranks > 1 else ''}): raise data.samples_per_track or lower data.batch_size"
+                )
         if stage in (None, "fit", "validate"):
             self.valid_set = FixedExcerpts(self.root, "valid", seconds=self.valid_seconds, **common)
         if stage in (None, "test"):

@@ -69,7 +69,7 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
         base = module.reconstruct(analytic_deoverlap(module.geometry, ola, "reblur"), C, x.shape[-1], "true")
     result = {"snr_db": float(snr_db(x[None], y[None])), "baseline_snr_db": float(snr_db(x[None], base[None]))}
     save_audio(output, y, t.sample_rate, overwrite=overwrite)
-    log.info("%s -> %s: SNR %.2f dB (re-blur baseline %.2f dB)", input, output, result["snr_db"], result["baseline_snr_db"])
+    log.debug("%s -> %s: SNR %.2f dB (re-blur baseline %.2f dB)", input, output, result["snr_db"], result["baseline_snr_db"])
     print(f"SNR {result['snr_db']:.2f} dB (re-blur baseline {result['baseline_snr_db']:.2f} dB) -> {output}")
     return result
 

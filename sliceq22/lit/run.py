@@ -17,6 +17,24 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 
+def ddp_strategy(**kwargs):
+    """Lightning's ``DDPStrategy`` without the per-forward broadcast of buffers.
+
+    The models' buffers are constant tables (transform windows, bin geometry; several times the
+    parameters' size), not running statistics, so rank 0's copy need not be sent to every rank
+    before every forward. torch 2.13 renamed DDP's ``broadcast_buffers`` to
+    ``forward_sync_buffers`` (the old name warns); torch 2.11 knows only the old one.
+    """
+    import inspect
+
+    import torch
+    from lightning.pytorch.strategies import DDPStrategy
+
+    params = inspect.signature(torch.nn.parallel.DistributedDataParallel.__init__).parameters
+    key = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+    return DDPStrategy(**{key: False}, **kwargs)
+
+
 def _differences(a, b, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested configs."""
     if isinstance(a, dict) and isinstance(b, dict):

@@ -103,3 +103,18 @@ def test_training_items_do_not_depend_on_workers_or_resumption(tmp_path):
     resumed.load_state_dict(plain.state_dict())  # as Lightning restores it from a checkpoint
     resumed.setup("fit")
     assert epochs(resumed, [2]) == reference[2:]
+
+
+def test_sizes_that_cannot_train_are_refused(tmp_path):
+    """A batch larger than the epoch trained nothing and exited 0 (drop_last); seconds <= 0
+    failed late with 'excerpt [157090, 157090) outside ...'."""
+    import pytest
+
+    root = str(tmp_path / "emb")
+    MusicDataModule(root, render={"tracks": 4, "seconds": 2.0, "seed": 5}).prepare_data()
+    for kwargs, needle in ((dict(batch_size=100, samples_per_track=1), "data.batch_size=100 is more than"),
+                           (dict(seconds=0), "data.seconds must be > 0"), (dict(valid_seconds=-1), "data.valid_seconds must be > 0"),
+                           (dict(batch_size=0), "data.batch_size must be >= 1")):
+        dm = MusicDataModule(root, **{**dict(seconds=0.5, num_workers=0), **kwargs})
+        with pytest.raises(ValueError, match=needle):
+            dm.setup("fit")
