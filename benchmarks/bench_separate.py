@@ -24,6 +24,14 @@ from sliceq22.eval.deoverlap import load_transform  # noqa: E402
 from sliceq22.models.demix import SliCQDemixer  # noqa: E402
 
 
+def _configured_demixer() -> dict:
+    """The network settings of ``conf/model/demix.yaml`` (what ``experiment=demix`` trains)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.load(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf", "model", "demix.yaml"))
+    return {k: v for k, v in OmegaConf.to_container(cfg.model).items() if k not in ("_target_", "transform", "targets")}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=1.0)
@@ -36,7 +44,7 @@ def main():
     cuda = a.device.startswith("cuda")
     rows = []
     for name in a.transform:
-        model = SliCQDemixer(load_transform(name)).to(a.device).eval()
+        model = SliCQDemixer(load_transform(name), **_configured_demixer()).to(a.device).eval()
         sr = int(model.sample_rate)
         x = 0.1 * torch.randn(2, int(a.minutes * 60 * sr))
         sliceq22.separate(x[:, : 5 * sr], sr, model, device=a.device)  # warm-up

@@ -71,6 +71,27 @@ def test_fast_sizes_zero_pad_the_windows_and_reconstruct(music30, scale):
     torch.testing.assert_close(e_fast, e_exact * ratio, rtol=1e-9, atol=1e-9 * e_exact.max().item())
 
 
+def test_fast_sizes_geometry_of_the_reference_config():
+    """The README's figures for Bark-262: nsgt's sizes M_k = 4p with primes p up to 73 in 70
+    groups (slice 18060) / 71 (18432); fast_sizes: 27 groups, +3.5% coefficients."""
+    def largest_prime(n: int) -> int:
+        p, f = 2, 1
+        while n > 1:
+            while n % p == 0:
+                n, f = n // p, p
+            p += 1
+        return f
+
+    for slice_len, groups in ((18060, 70), (18432, 71)):
+        kw = dict(slice_len=slice_len, trans_len=slice_len // 4 + (slice_len // 4) % 2)
+        exact = SliCQT("bark", 32.9, 22050, 262, SR, **kw)
+        fast = SliCQT("bark", 32.9, 22050, 262, SR, **kw, fast_sizes=True)
+        assert (len(exact.groups), len(fast.groups)) == (groups, 27)
+        assert max(largest_prime(m // 4) for _, m in exact.layout) == 73
+        growth = sum(n * m for n, m in fast.layout) / sum(n * m for n, m in exact.layout)
+        assert round(growth - 1, 3) == 0.035
+
+
 def test_fast_sizes_gradcheck():
     t = SliCQT("lin", 200, 8000, 12, 16000, slice_len=512, trans_len=128, fast_sizes=True)
     x = torch.randn(2, 900, dtype=torch.float64, requires_grad=True)
