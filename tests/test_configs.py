@@ -117,3 +117,15 @@ def test_help_lists_the_groups_that_exist(script, groups):
         listed = sorted(o.strip() for o in line.split(":", 1)[1].split(","))
         present = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, group)) if f.endswith(".yaml"))
         assert listed == present, (group, listed, present)
+
+
+@pytest.mark.parametrize(("overrides", "count"), [
+    (["experiment=deoverlap"], 9_665),  # README: 9.7k parameters (make run)
+    (["experiment=demix"], 87_752),  # README: 88k
+    (["experiment=demix", "model=demix_per_target"], 90_120),  # README: 90k in all
+])
+def test_parameter_counts_the_readme_states(overrides, count):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    module = instantiate(cfg.model)
+    assert sum(p.numel() for p in module.parameters()) == count
