@@ -50,6 +50,19 @@ def _numba_kernels():
     return _NUMBA[0]
 
 
+def _as_costs(C) -> Tensor:
+    """Cost matrices ``(..., N, M)`` from a tensor or array: real, non-empty; integers as
+    float64, half precisions as float32 (accumulated costs need the range and precision)."""
+    C = torch.as_tensor(C)
+    if C.dim() < 2 or C.shape[-1] == 0 or C.shape[-2] == 0:
+        raise ValueError(f"C must be (..., N, M) with N, M >= 1, got {tuple(C.shape)}")
+    if C.is_complex():
+        raise ValueError("C must be real")
+    if not C.is_floating_point():
+        return C.double()
+    return C.float() if C.dtype in (torch.float16, torch.bfloat16) else C
+
+
 def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, Tensor]:
     sigma = np.asarray(DEFAULT_STEPS if steps is None else steps, dtype=np.int64).reshape(-1, 2)
     if len(sigma) == 0:
@@ -222,16 +235,7 @@ def dtw(
     Raises:
         ValueError: bad steps or weights, NaN costs, or no warping path.
     """
-    if not isinstance(C, Tensor):
-        C = torch.as_tensor(C)
-    if C.dim() < 2 or C.shape[-1] == 0 or C.shape[-2] == 0:
-        raise ValueError(f"C must be (..., N, M) with N, M >= 1, got {tuple(C.shape)}")
-    if C.is_complex():
-        raise ValueError("C must be real")
-    if not C.is_floating_point():
-        C = C.double()
-    elif C.dtype in (torch.float16, torch.bfloat16):  # accumulated costs need the range and precision
-        C = C.float()
+    C = _as_costs(C)
     if torch.isnan(C).any():
         raise ValueError("the DTW cost matrix C has NaN values")
     if (C == -torch.inf).any():
@@ -348,13 +352,7 @@ def soft_dtw(C: Tensor, gamma: float = 1.0) -> Tensor:
     """
     if gamma <= 0:
         raise ValueError(f"gamma must be > 0, got {gamma}")
-    C = torch.as_tensor(C)
-    if C.dim() < 2 or C.shape[-1] == 0 or C.shape[-2] == 0:
-        raise ValueError(f"C must be (..., N, M) with N, M >= 1, got {tuple(C.shape)}")
-    if C.is_complex():
-        raise ValueError("C must be real")
-    if not C.is_floating_point():
-        C = C.double()
+    C = _as_costs(C)
     if not torch.isfinite(C).all():
         raise ValueError("the soft-DTW cost matrix C has NaN or infinite values")
     lead = C.shape[:-2]
