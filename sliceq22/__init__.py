@@ -8,8 +8,8 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
     trained ``DemixModule``, or a checkpoint path (``str`` or ``os.PathLike``).
 
     Returns ``{target: (channels, samples)}`` at the input's rate (numpy in, numpy out).
-    ``wiener_iterations`` sets the post-filter's EM steps of a checkpoint or module (``None``:
-    as trained); ``chunk_seconds``, ``device``, ``progress=True`` (a progress bar), ... go to
+    ``wiener_iterations`` sets the post-filter's EM steps for this call (``None``: as
+    trained); ``chunk_seconds``, ``device``, ``progress=True`` (a progress bar), ... go to
     :func:`sliceq22.separator.separate`.
     """
     import os
@@ -19,16 +19,19 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
     if isinstance(model, (str, os.PathLike)):
         from sliceq22.lit.infer import load_separator
 
-        model = load_separator(os.fspath(model), wiener_iterations=wiener_iterations)
-    else:
-        inner = getattr(model, "model", None)  # a LightningModule wrapping the separator
-        if inner is not None and hasattr(inner, "separate") and not hasattr(model, "separate"):
-            model = inner
-        if wiener_iterations is not None:
-            if not hasattr(model, "wiener_iterations"):
-                raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
-            model.wiener_iterations = int(wiener_iterations)
-    return _separate(audio, sample_rate, model, **kwargs)
+        return _separate(audio, sample_rate, load_separator(os.fspath(model), wiener_iterations=wiener_iterations), **kwargs)
+    inner = getattr(model, "model", None)  # a LightningModule wrapping the separator
+    if inner is not None and hasattr(inner, "separate") and not hasattr(model, "separate"):
+        model = inner
+    if wiener_iterations is None:
+        return _separate(audio, sample_rate, model, **kwargs)
+    if not hasattr(model, "wiener_iterations"):
+        raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
+    trained, model.wiener_iterations = model.wiener_iterations, int(wiener_iterations)
+    try:  # for this call only: the caller's model keeps its own setting
+        return _separate(audio, sample_rate, model, **kwargs)
+    finally:
+        model.wiener_iterations = trained
 
 
 def run_stamp(env=None) -> str:

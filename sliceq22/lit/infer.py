@@ -48,8 +48,11 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
         raise ValueError(f"{input} is a folder: a de-overlap checkpoint reconstructs one file (input=song.wav)")
     module = load_deoverlap(ckpt, device)
     t = module.transform
-    if os.path.isfile(input):
-        rate = _read_any(input)[1]
+    if os.path.isfile(input):  # load_audio's own message suggests a config key infer.py does not have
+        try:
+            rate = sf.info(input).samplerate
+        except Exception as exc:  # soundfile's own error types
+            raise ValueError(f"cannot read {input} as audio: {exc}") from exc
         if rate != t.sample_rate:
             raise ValueError(f"{input} is sampled at {rate} Hz; this checkpoint's sliCQT runs at {t.sample_rate:g} Hz: resample the file first")
     x = load_audio(input, t.sample_rate).float().to(device)
