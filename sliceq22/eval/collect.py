@@ -93,7 +93,7 @@ def pivot(sweep_dir: str, rows: str, cols: str, metric: str = "SDR") -> str:
     for label, summary in jobs.items():
         ov = summary["overrides"]
         if rows not in ov or cols not in ov:
-            raise ValueError(f"job {label!r} lacks the override {rows!r} or {cols!r}")
+            raise ValueError(f"job {label!r} lacks the override {rows!r} or {cols!r} (its overrides: {', '.join(ov) or 'none'})")
         cells[(ov[rows], ov[cols])] = summary["sigsep"]
     row_keys = list(dict.fromkeys(r for r, _ in cells))
     col_keys = list(dict.fromkeys(c for _, c in cells))
@@ -119,13 +119,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--metric", default="SDR", choices=("SDR", "SIR", "ISR", "SAR"))
     p.add_argument("--pivot", nargs=2, metavar=("ROWS", "COLS"), help="per-target tables, e.g. --pivot transform separator.method")
     a = p.parse_args(argv)
-    res = collect(a.sweep_dir, a.metric)
+    try:
+        table = pivot(a.sweep_dir, *a.pivot, metric=a.metric) if a.pivot else None  # a bad key fails before any file is written
+        res = collect(a.sweep_dir, a.metric)
+    except ValueError as exc:  # a user's mistake: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
     print(res["markdown"])
-    if a.pivot:
-        res["pivot"] = pivot(a.sweep_dir, *a.pivot, metric=a.metric)
+    if table is not None:
+        res["pivot"] = table
         with open(os.path.join(a.sweep_dir, "pivot.md"), "w") as fh:
-            fh.write(res["pivot"] + "\n")
-        print(res["pivot"])
+            fh.write(table + "\n")
+        print(table)
     return res
 
 

@@ -21,3 +21,15 @@ def test_disjoint_parts_are_recovered(method):
     assert sorted(res["match"]) == [0, 1]
     assert min(res["snr_db"]) > 8
     assert res["seed_units"]["min"] == pytest.approx(min(res["snr_db"]) / 2, abs=1e-9)  # 10 log10 of an amplitude ratio
+
+
+def test_a_larger_render_serves_fewer_pieces(tmp_path):
+    """--pieces 1 on a root holding a finished 2-piece render used to be refused ('already
+    holds a render ...'): the first pieces of it are used."""
+    from sliceq22.data.scenarios import render_bach10
+    from sliceq22.eval.components import evaluate
+
+    root = str(tmp_path / "b10")
+    render_bach10(root, pieces=2, seed=0)
+    res = evaluate(root, pieces=1, methods=("nmf",), seconds=2.0)
+    assert res["pieces"] == 1 and "nmf" in res["summary"]
