@@ -6,11 +6,13 @@ Hydra wraps an error raised by the job in ``InstantiationException`` and prints 
 its own boilerplate. A ``ValueError`` (bad input, an existing output, a wrong sample rate:
 everything sliceq22 checks) or a missing mandatory value (``ckpt: ???``) is printed here as
 ``error: <message>`` on stderr with exit status 1; other exceptions, and everything under
-``HYDRA_FULL_ERROR=1``, keep their traceback.
+``HYDRA_FULL_ERROR=1``, keep their traceback. :func:`user_errors` does the same for the
+``python -m`` commands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from omegaconf import DictConfig
@@ -29,6 +31,19 @@ def _user_error(exc: BaseException) -> str | None:
             return str(exc)
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+@contextlib.contextmanager
+def user_errors():
+    """For the ``python -m sliceq22...`` commands: a ``ValueError`` raised inside (what sliceq22
+    raises for a user's mistake) ends the program with ``error: <message>`` and status 1;
+    ``SLICEQ22_TRACEBACK=1`` (or ``HYDRA_FULL_ERROR=1``) keeps the traceback."""
+    try:
+        yield
+    except ValueError as exc:
+        if os.environ.get("SLICEQ22_TRACEBACK") == "1" or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        raise SystemExit(f"error: {exc}") from None
 
 
 def run_job(cfg: DictConfig):

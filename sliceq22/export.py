@@ -23,6 +23,8 @@ import os
 
 import torch
 
+from sliceq22.cli import user_errors
+
 
 def metadata(model: torch.nn.Module, samples: int) -> dict[str, str]:
     """The ONNX file's ``metadata_props``: targets in output order, rate, channels, length, producer."""
@@ -99,10 +101,8 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     from sliceq22.lit.infer import load_separator
 
-    try:
+    with user_errors():
         result = export_onnx(load_separator(a.ckpt, wiener_iterations=0), a.out, a.seconds, a.overwrite)
-    except ValueError as exc:  # a user's mistake: one line
-        raise SystemExit(f"error: {exc}") from None
     print(f"wrote {result['path']}: input 'audio' (1, channels, {result['samples']}), output 'estimates'")
     if result["sdr_db"]:
         print("onnxruntime vs eager SDR (dB): " + ", ".join(f"{t} {v:.1f}" for t, v in result["sdr_db"].items()))

@@ -15,6 +15,7 @@ import os
 
 from sliceq22.align.runner import format_table, run
 from sliceq22.align.systems import SYSTEMS
+from sliceq22.cli import user_errors
 
 
 def main(argv=None) -> None:
@@ -27,15 +28,13 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    try:
+    with user_errors():
         if not os.path.isdir(a.root):
             from sliceq22.data.scenarios import render_alignment
 
             print(f"{a.root} does not exist: rendering {a.scenarios} scenarios (seed {a.seed}) into it")
             render_alignment(a.root, scenarios=a.scenarios, seed=a.seed)
         results = run(a.root, a.systems, a.hop, a.out)
-    except ValueError as exc:  # a user's mistake: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
     print(format_table(results))
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)

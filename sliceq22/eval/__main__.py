@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from sliceq22.cli import user_errors
 from sliceq22.data.musdb import SOURCES
 from sliceq22.eval.scores import format_table
 from sliceq22.eval.separation import evaluate_estimates
@@ -32,10 +33,8 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from sliceq22.device import resolve_device
 
-    try:
+    with user_errors():
         summary = evaluate_estimates(a.root, a.estimates, a.out, a.subset, a.targets, resolve_device(a.device), a.overwrite, a.mono_to_stereo)
-    except ValueError as exc:  # a user's mistake: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
     print(format_table({summary["method"]: summary["sigsep"]}))
     return summary
 

@@ -20,6 +20,7 @@ import os
 import numpy as np
 import yaml
 
+from sliceq22.cli import user_errors
 from sliceq22.eval.scores import format_table
 
 
@@ -119,11 +120,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--metric", default="SDR", choices=("SDR", "SIR", "ISR", "SAR"))
     p.add_argument("--pivot", nargs=2, metavar=("ROWS", "COLS"), help="per-target tables, e.g. --pivot transform separator.method")
     a = p.parse_args(argv)
-    try:
+    with user_errors():
         table = pivot(a.sweep_dir, *a.pivot, metric=a.metric) if a.pivot else None  # a bad key fails before any file is written
         res = collect(a.sweep_dir, a.metric)
-    except ValueError as exc:  # a user's mistake: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
     print(res["markdown"])
     if table is not None:
         res["pivot"] = table

@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import sliceq22  # noqa: F401  (config resolvers)
+from sliceq22.cli import user_errors
 from sliceq22.data.datasets import FixedExcerpts
 from sliceq22.lit.deoverlap import snr_db
 from sliceq22.models.deoverlap import METHODS, DeOverlapGeometry, analytic_deoverlap, refine_with_phase
@@ -115,10 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.seconds > 0:
         parser.error(f"--seconds must be > 0, got {args.seconds}")
-    try:
+    with user_errors():
         results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset, args.refine)
-    except ValueError as exc:  # a user's mistake: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
     methods = [k for k in next(iter(results.values())) if k not in ("unseen_by_network", "tracks")]
     width = max(16, *(len(n) + 1 for n in results))
     print(f"{'transform':<{width}}" + "".join(f"{m:>11}" for m in methods) + "   (SNR dB, true phase)")
