@@ -25,7 +25,6 @@ import json
 import math
 import os
 import shutil
-import sys
 
 import numpy as np
 import soundfile as sf
@@ -323,7 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
     rate = args.sample_rate or (22050 if args.kind == "alignment" else 44100)
-    try:
+    from sliceq22.cli import user_errors
+
+    with user_errors():
         if args.kind != "musdb":
             from .scenarios import render_alignment, render_bach10
 
@@ -334,8 +335,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{root}: {args.tracks} {args.kind} items")
             return
         manifest = render_dataset(root, args.tracks, 30.0 if args.seconds is None else args.seconds, args.seed, rate, args.soundfont)
-    except ValueError as err:
-        sys.exit(f"error: {err}")
     args.root = root
     n = {s: sum(t["subset"] == s for t in manifest["tracks"]) for s in ("train", "test")}
     print(f"{args.root}: {n['train']} train ({sum(t['valid'] for t in manifest['tracks'])} valid), {n['test']} test tracks")
