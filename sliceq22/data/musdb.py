@@ -161,12 +161,19 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
     entries = list_entries(folder, "dir") if os.path.isdir(folder) else []
     names = [d for d in entries if not d.endswith(".partial")]  # an interrupted render is no track
     valid = _valid_names(root, names) if subset != "test" else set()
+    listed = bool(names)
     if subset == "train":
         names = [n for n in names if n not in valid]
     elif subset == "valid":
         names = [n for n in names if n in valid]
     if not names:
-        raise _NoTracks(f"no {subset} tracks under {root}")
+        hint = ""
+        if subset == "valid":
+            hint = (" (an embedded render has validation tracks from 3 tracks on: data.render.tracks=3 or more;"
+                    f" for other data list them in {os.path.join(root, VALID_LIST)})")
+        elif subset == "train" and listed:
+            hint = " (every track under train/ is a validation track: validate on fewer)"
+        raise _NoTracks(f"no {dict(valid='validation', train='training').get(subset, subset)} tracks under {root}{hint}")
     tracks = []
     for n in names:
         t = check_track(os.path.join(folder, n), sample_rate, mono_to_stereo)

@@ -24,7 +24,18 @@ class _Examples(L.Callback):
             return None
         loaders = trainer.val_dataloaders
         dataset = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset
-        return writer, dataset[0][0]
+        return writer, dataset[0][0], _logging_step(trainer)
+
+
+def _logging_step(trainer: L.Trainer) -> int:
+    """The step Lightning gives this validation's scalars, so pictures and sound line up with them.
+
+    Lightning logs metrics at the count of batches that stepped, which it raises only after the
+    validation at the end of an epoch has run; ``trainer.global_step`` (optimizer steps) is one
+    ahead there. Falls back to ``global_step`` where a Lightning version lacks the counter.
+    """
+    loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+    return int(getattr(loop, "_batches_that_stepped", trainer.global_step))
 
 
 def _db_image(spec: torch.Tensor) -> torch.Tensor:
@@ -55,7 +66,7 @@ class DeOverlapExamples(_Examples):
         found = self._writer_and_item(trainer)
         if found is None:
             return
-        writer, mixture = found
+        writer, mixture, step = found
         t = module.transform
         x = mixture[:1, : int(self.seconds * t.sample_rate)].to(module.device)  # left channel
         with torch.no_grad():
@@ -67,9 +78,9 @@ class DeOverlapExamples(_Examples):
                 rows.append(_db_image(t.overlap_add(full.rasterize()).abs()[0]))  # (bins, frames)
                 if name != "target":
                     audio = module.reconstruct(est, C, x.shape[-1], "true")[0].clamp(-1, 1).cpu()
-                    writer.add_audio(f"examples/{name}", audio, trainer.global_step, sample_rate=int(t.sample_rate))
-            writer.add_audio("examples/input", x[0].clamp(-1, 1).cpu(), trainer.global_step, sample_rate=int(t.sample_rate))
-        writer.add_image("examples/spectrogram target | baseline | network", _side_by_side(rows), trainer.global_step)
+                    writer.add_audio(f"examples/{name}", audio, step, sample_rate=int(t.sample_rate))
+            writer.add_audio("examples/input", x[0].clamp(-1, 1).cpu(), step, sample_rate=int(t.sample_rate))
+        writer.add_image("examples/spectrogram target | baseline | network", _side_by_side(rows), step)
 
 
 class DemixExamples(_Examples):
@@ -88,7 +99,7 @@ class DemixExamples(_Examples):
         found = self._writer_and_item(trainer)
         if found is None:
             return
-        writer, mixture = found
+        writer, mixture, step = found
         sr = int(module.model.sample_rate)
         x = mixture[:, : int(self.seconds * sr)].to(module.device)[None].float()
         with torch.no_grad():
@@ -97,6 +108,6 @@ class DemixExamples(_Examples):
         audio = {"mixture": x[0], **{t: y[j] for j, t in enumerate(module.targets)}}
         rows = []
         for name, a in audio.items():
-            writer.add_audio(f"examples/{name}", a.mean(0).clamp(-1, 1).cpu(), trainer.global_step, sample_rate=sr)
+            writer.add_audio(f"examples/{name}", a.mean(0).clamp(-1, 1).cpu(), step, sample_rate=sr)
             rows.append(_db_image(torch.stft(a[0], 2048, 512, window=window, return_complex=True).abs()))
-        writer.add_image("examples/spectrogram " + " | ".join(audio), _side_by_side(rows), trainer.global_step)
+        writer.add_image("examples/spectrogram " + " | ".join(audio), _side_by_side(rows), step)

@@ -106,6 +106,10 @@ def fit(
     # torch.load(weights_only=True) refuses to unpickle
     module.checkpoint_config = config
     trainer = instantiate(trainer)
+    if trainer.fast_dev_run:
+        # Lightning suppresses checkpoints in a fast_dev_run except ModelCheckpoint's save_last at
+        # train end: a one-batch last.ckpt that infer.py would take for a trained model
+        trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, L.pytorch.callbacks.Checkpoint)]
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if test:

@@ -101,8 +101,19 @@ def test_bad_roots(tmp_path):
     with pytest.raises(ValueError, match="not MUSDB18-HQ-like"):
         find_tracks(str(tmp_path))
     (tmp_path / "train" / ".ipynb_checkpoints").mkdir(parents=True)  # hidden folders are not tracks
-    with pytest.raises(ValueError, match="no train tracks"):
+    with pytest.raises(ValueError, match="no training tracks"):
         find_tracks(str(tmp_path))
+
+
+def test_a_render_without_validation_tracks_says_how_many_to_render(tmp_path):
+    from sliceq22.data.render import plan_split
+
+    assert plan_split(2)[1] == [] and plan_split(3)[1]  # the number the message gives
+    root = tmp_path / "data"
+    (root / "train" / "only").mkdir(parents=True)
+    (root / "render.json").write_text('{"tracks": [{"name": "only", "valid": false}]}')
+    with pytest.raises(ValueError, match=r"no validation tracks .*data.render.tracks=3"):
+        find_tracks(str(root), "valid")
 
 
 def test_random_excerpts(embedded_root):

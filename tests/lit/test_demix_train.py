@@ -74,6 +74,10 @@ def test_one_epoch_writes_a_self_describing_checkpoint(trained):
     tags = acc.Tags()
     assert {"val/sdr/vocals", "val/sdr", "val/sdr_mixture"} <= set(tags["scalars"])
     assert any(t.startswith("examples/") for t in tags["audio"]) and tags["images"]
+    # pictures and sound sit at the step of the validation scalars they illustrate
+    val_steps = {e.step for e in acc.Scalars("val/sdr")}
+    assert {e.step for e in acc.Images(tags["images"][0])} == val_steps
+    assert {e.step for e in acc.Audio("examples/mixture")} == val_steps
 
 
 def test_infer_writes_stems_safely(trained, tmp_path):
