@@ -35,16 +35,24 @@ def _needs_bluestein(n: int, dtype: torch.dtype) -> bool:
 
 def _chirp(n: int, device: torch.device) -> tuple[Tensor, Tensor, int]:
     key = (n, str(device))
-    if key not in _cache:
-        L = 1 << (2 * n - 2).bit_length()  # >= 2n - 1
-        k = torch.arange(n, dtype=torch.int64)
-        phase = torch.pi * ((k * k) % (2 * n)).to(torch.float64) / n
-        w = torch.polar(torch.ones_like(phase), -phase)  # e^{-i pi k^2 / n}
-        b = torch.zeros(L, dtype=torch.complex128)
-        b[:n] = w.conj()
-        b[L - n + 1 :] = w.conj()[1:].flip(0)
-        _cache[key] = (w.to(device), torch.fft.fft(b).to(device), L)
-    return _cache[key]
+    if key in _cache:
+        return _cache[key]
+    L = 1 << (2 * n - 2).bit_length()  # >= 2n - 1
+    k = torch.arange(n, dtype=torch.int64)
+    phase = torch.pi * ((k * k) % (2 * n)).to(torch.float64) / n
+    w = torch.polar(torch.ones_like(phase), -phase)  # e^{-i pi k^2 / n}
+    b = torch.zeros(L, dtype=torch.complex128)
+    b[:n] = w.conj()
+    b[L - n + 1 :] = w.conj()[1:].flip(0)
+    chirp = (w.to(device), torch.fft.fft(b).to(device), L)
+    # only plain tensors outlive the call: made while torch.export / torch.compile trace they
+    # are fake (later eager calls would compute garbage with them), made under inference_mode
+    # they cannot be saved for a later backward
+    if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()) and all(
+        type(c) is Tensor and not c.is_inference() for c in chirp[:2]
+    ):
+        _cache[key] = chirp
+    return chirp
 
 
 def _bluestein(x: Tensor) -> Tensor:
