@@ -160,7 +160,10 @@ def build_frame(
     f, q = f[keep], q[keep]
     n_bins = len(f)
     if n_bins < 2:
-        raise ValueError("the scale has fewer than 2 bins below Nyquist: lower fmin or add bins")
+        raise ValueError(
+            f"the scale has {n_bins} bin(s) strictly between 0 Hz and Nyquist ({nyquist:g} Hz) and needs at "
+            f"least 2 (a bin at Nyquist merges into the Nyquist window): add bins, or lower fmax below Nyquist"
+        )
     N = int(slice_len)
     needed = minimum_slice_len(FrequencyScale(scale.name, f, q), sample_rate)
     if not N > needed:
@@ -184,9 +187,19 @@ def build_frame(
     M[interior] = fbas[np.array(interior) + 1] - fbas[np.array(interior) - 1]
     M[lb] = fbas[lb] / q[lb - 1]
     M[lb + 2 :] = M[lb:0:-1]
-    M = np.round(M * q_var / 4.0).astype(np.int64) * 4
+    widths = M * q_var  # window lengths before rounding: bandwidth * N / sample_rate
+    M = np.round(widths / 4.0).astype(np.int64) * 4
     M = np.maximum(M, int(min_win))
     if M.max() > N:
+        k = int(np.argmax(widths))  # the first maximum: a positive frequency (the rest mirrors it)
+        if widths[k] >= N - 2:  # proportional to N: no slice length fits
+            raise ValueError(
+                f"the window at {frqs[k]:.1f} Hz "
+                f"is {widths[k] * sample_rate / N:.0f} Hz wide, as wide as the sample rate ({sample_rate:g} Hz): no "
+                f"slice length fits it; use more bins (or a lower q_var)"
+            )
+        if min_win > N:
+            raise ValueError(f"min_win={min_win} is longer than slice_len={N}: lower min_win or raise slice_len")
         raise ValueError(
             f"a window of {M.max()} samples does not fit a slice of {N}: raise slice_len "
             f"(or use more bins / a lower q_var)"

@@ -74,17 +74,32 @@ def _vqlog_scale(fmin: float, fmax: float, bins: int, gamma: float) -> tuple[np.
         return _log_scale(fmin, fmax, bins)
     # geometric on f + s, s = gamma / alpha, where alpha = r - 1/r is the constant-Q bandwidth
     # factor of that grid; alpha depends (weakly) on s, so solve the fixed point.
-    s = 0.0
-    for _ in range(100):
+    # A solution exists for gamma below the spacing-set limit of make_scale; the iteration
+    # contracts ever more slowly near it, so bisection finishes what it has not.
+    def update(s: float) -> float:
         r = ((fmax + s) / (fmin + s)) ** (1.0 / (bins - 1))
-        s_new = gamma / (r - 1.0 / r)
-        if abs(s_new - s) <= 1e-12 * max(1.0, s):
-            s = s_new
-            break
+        return gamma / (r - 1.0 / r)
+
+    s, converged = 0.0, False
+    for _ in range(200):
+        s_new = update(s)
+        converged = abs(s_new - s) <= 1e-12 * max(1.0, s)
         s = s_new
+        if converged:
+            break
+    if not converged:  # update(s) - s changes sign once, from + at s = 0 to - for large s
+        lo, hi = 0.0, max(s, 1.0)
+        while update(hi) > hi:
+            lo, hi = hi, 2.0 * hi
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if update(mid) > mid else (lo, mid)
+            if hi - lo <= 1e-13 * hi:
+                break
+        s = 0.5 * (lo + hi)
     r = ((fmax + s) / (fmin + s)) ** (1.0 / (bins - 1))
     frequencies = (fmin + s) * r ** np.arange(bins, dtype=np.float64) - s
-    frequencies[-1] = fmax  # exact end point despite round-off
+    frequencies[0], frequencies[-1] = fmin, fmax  # exact end points despite round-off (s may be large)
     dfdk = (frequencies + s) * math.log(r)
     return frequencies, _q_from_warp(frequencies, dfdk)
 
@@ -138,10 +153,22 @@ def make_scale(name: str, fmin: float, fmax: float, bins: int, gamma: float = 0.
     if int(bins) != bins or bins < 2:
         raise ValueError(f"bins must be an integer >= 2, got {bins}")
     bins = int(bins)
-    if gamma < 0:
-        raise ValueError(f"gamma must be >= 0 Hz, got {gamma}")
+    if not (math.isfinite(fmin) and math.isfinite(fmax)):
+        raise ValueError(f"fmin and fmax must be finite, got {fmin} and {fmax}")
+    if not (math.isfinite(gamma) and gamma >= 0):
+        raise ValueError(f"gamma must be a finite number >= 0 Hz, got {gamma}")
     if gamma and name != "vqlog":
         raise ValueError(f"gamma only applies to the 'vqlog' scale, not {name!r}")
+    if name == "vqlog":
+        # B_k = alpha f_k + gamma with bins spaced by ~B_k / 2 cannot have every bandwidth above
+        # twice the spacing of a linear scale: gamma -> limit is the linear scale itself
+        limit = 2.0 * (fmax - fmin) / (bins - 1)
+        if gamma >= limit:
+            raise ValueError(
+                f"gamma={gamma} Hz is too large for {bins} vqlog bins between {fmin} and {fmax} Hz: it must "
+                f"stay below 2 (fmax - fmin) / (bins - 1) = {limit:.4g} Hz (the bandwidth of a linear scale "
+                f"with these bins); lower gamma or use fewer bins"
+            )
 
     if name in ("log", "cqlog"):
         f, q = _log_scale(fmin, fmax, bins)

@@ -29,6 +29,7 @@ Design record:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional
 
 import numpy as np
@@ -44,8 +45,11 @@ from .overlap import overlap_add
 from .scales import make_scale
 
 
-def suggest_slice_len(scale, sample_rate: float) -> tuple[int, int]:
+def suggest_slice_len(scale, sample_rate: float, min_win: int = 16) -> tuple[int, int]:
     """Smallest admissible slice length, rounded up to a fast FFT size, and its transition.
+
+    Admissible: longer than every atom needs (:func:`minimum_slice_len`) and at least
+    ``min_win``, the smallest window.
 
     Returns:
         ``(slice_len, trans_len)`` with ``slice_len`` 5-smooth and a multiple of 4, and
@@ -54,7 +58,7 @@ def suggest_slice_len(scale, sample_rate: float) -> tuple[int, int]:
     nyquist = sample_rate / 2.0
     keep = scale.frequencies < nyquist
     needed = minimum_slice_len(type(scale)(scale.name, scale.frequencies[keep], scale.q[keep]), sample_rate)
-    slice_len = next_fast_len(int(math.floor(needed)) + 1)
+    slice_len = next_fast_len(max(int(math.floor(needed)) + 1, int(min_win)))
     trans_len = slice_len // 4
     trans_len += trans_len % 2
     return slice_len, trans_len
@@ -205,8 +209,13 @@ class SliCQT(Float64Buffers):
         fast_sizes: bool = False,
     ):
         super().__init__()
-        if not sample_rate or sample_rate <= 0:
-            raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
+        if not (isinstance(sample_rate, numbers.Real) and math.isfinite(sample_rate) and sample_rate > 0):
+            raise ValueError(f"sample_rate must be a finite number > 0 Hz, got {sample_rate}")
+        if not (isinstance(q_var, numbers.Real) and math.isfinite(q_var)):
+            raise ValueError(f"q_var must be a finite number > 0, got {q_var}")
+        for name, value in (("slice_len", slice_len), ("trans_len", trans_len)):
+            if value is not None and (isinstance(value, bool) or not float(value).is_integer()):
+                raise ValueError(f"{name} must be a whole number of samples, got {value}")
         nyquist = sample_rate / 2.0
         if fmax > nyquist:
             raise ValueError(
@@ -217,7 +226,7 @@ class SliCQT(Float64Buffers):
         if fmin >= nyquist:
             raise ValueError(f"fmin={fmin} Hz must be below Nyquist ({nyquist} Hz)")
         if slice_len is None:
-            slice_len, suggested_trans = suggest_slice_len(sc, sample_rate)
+            slice_len, suggested_trans = suggest_slice_len(sc, sample_rate, min_win)
             trans_len = suggested_trans if trans_len is None else trans_len
         slice_len = int(slice_len)
         if slice_len <= 0 or slice_len % 4:
@@ -380,6 +389,9 @@ class SliCQT(Float64Buffers):
         quarter = N // 4
         samples = x.shape[-1]
         S = self.num_slices(samples)
+        if x.numel() == 0:  # an empty batch (the FFTs refuse one): empty blocks of the right shape
+            ctype = torch.complex128 if dtype == torch.float64 else torch.complex64
+            return SliCQCoefficients([x.new_zeros(x.shape[:-1] + (n, S, m), dtype=ctype) for _, n, m in self.groups])
         total = (2 * S + 2) * quarter  # = (S - 1) * N/2 + N
         xp = torch.nn.functional.pad(x.reshape(-1, samples), (2 * quarter, total - 2 * quarter - samples))
         slices = _Slices.apply(xp, self.slice_window.to(dtype), N)  # (B, S, N)
@@ -425,11 +437,18 @@ class SliCQT(Float64Buffers):
                 f"{self.num_slices(max(length, 1))}); pass the original number of samples"
             )
         lead = C.batch_shape
-        real_to = {torch.float64: torch.complex128}
-        blocks = [b if b.is_complex() else b.to(real_to.get(b.dtype, torch.complex64)) for b in C.blocks]
-        ctype = blocks[0].dtype
-        rtype = torch.float64 if ctype == torch.complex128 else torch.float32
+        for g, b in enumerate(C.blocks):
+            if b.shape[:-3] != lead or b.shape[-2] != S:
+                raise ValueError(
+                    f"block {g} has shape {tuple(b.shape)}: every block needs block 0's leading dims "
+                    f"{tuple(lead)} and its {S} slices, (..., bins_g, {S}, M_g)"
+                )
+        double = any(b.dtype in (torch.float64, torch.complex128) for b in C.blocks)  # the widest block decides
+        ctype, rtype = (torch.complex128, torch.float64) if double else (torch.complex64, torch.float32)
+        blocks = list(C.blocks)
         B = math.prod(lead)
+        if B == 0:  # an empty batch: nothing to transform (the FFTs refuse empty batches)
+            return torch.zeros(lead + (length,), dtype=rtype, device=blocks[0].device)
         N = self.slice_len
         dual = self.synthesis_window.to(rtype)  # (re, im)-interleaved
         sign = self.mirror_sign.to(rtype)

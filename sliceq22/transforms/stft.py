@@ -6,10 +6,12 @@ for the Hann window at hop <= n_fft / 2; with ``center=False`` except where the 
 vanishes: the first and last sample of a periodic Hann window are 0, so those samples come
 back as 0). Fixed tensors are buffers; no device defaults.
 
-The inverse is written out (``irfft`` of every frame, window, overlap-add as ``n_fft / hop``
-shifted block adds, division by the summed squared window) rather than ``torch.istft`` when
-the hop divides ``n_fft``: the same least-squares ISTFT (to float round-off, tested), and it
-exports to ONNX, where ``torch.istft``'s decomposition hands onnxruntime an invalid graph.
+The inverse is written out (``irfft`` of every frame, window, overlap-add, division by the
+summed squared window) rather than ``torch.istft``: the same least-squares ISTFT (to float
+round-off, tested). With a hop that divides ``n_fft`` the overlap-add is ``n_fft / hop``
+shifted block adds, which export to ONNX (``torch.istft``'s decomposition hands onnxruntime
+an invalid graph); other hops use ``fold``. A window and hop whose squared windows leave
+zeros (NOLA fails, e.g. Hann at ``hop = n_fft``) are refused by ``inverse``.
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ class STFT(Float64Buffers):
         sample_rate: float = 44100,
     ):
         super().__init__()
+        for name, value in (("n_fft", n_fft), ("hop_length", hop_length)):
+            if value is not None and (isinstance(value, bool) or not float(value).is_integer()):
+                raise ValueError(f"{name} must be a whole number of samples, got {value}")
         if n_fft < 2:
             raise ValueError(f"n_fft must be >= 2, got {n_fft}")
-        hop_length = n_fft // 4 if hop_length is None else hop_length
+        n_fft = int(n_fft)
+        hop_length = n_fft // 4 if hop_length is None else int(hop_length)
         if not 0 < hop_length <= n_fft:
             raise ValueError(f"hop_length must be in 1..n_fft={n_fft}, got {hop_length}")
         if window not in _WINDOWS:
@@ -60,17 +66,23 @@ class STFT(Float64Buffers):
         self.window_name = window
         self.sample_rate = float(sample_rate)
         self.register_buffer("window", _WINDOWS[window](self.n_fft, periodic=True, dtype=torch.float64), persistent=False)
-        # overlap-add inverse when the squared windows at hop shifts never sum to zero (NOLA),
-        # decided here so the inverse has no data-dependent branch (it must export)
+        # invertible where the squared windows at hop shifts never sum to zero (NOLA); decided
+        # here so the inverse has no data-dependent branch (it must export)
         w2 = self.window.square()
-        self._nola = self.n_fft % self.hop_length == 0 and float(w2.view(-1, self.hop_length).sum(0).min()) > 1e-10
+        folded = torch.nn.functional.pad(w2, (0, -self.n_fft % self.hop_length)).view(-1, self.hop_length).sum(0)
+        self._nola = float(folded.min()) > 1e-10 * float(folded.max())
         freqs = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64) * self.sample_rate / self.n_fft
         self.register_buffer("frequencies", freqs, persistent=False)
 
     @property
     def exportable(self) -> bool:
-        """Whether the inverse is the written-out overlap-add (a hop that divides ``n_fft``,
-        NOLA), which exports to ONNX; otherwise it is ``torch.istft``."""
+        """Whether the inverse's overlap-add is written as block adds (a hop that divides
+        ``n_fft``), which export to ONNX; other hops use ``fold``."""
+        return self._nola and self.n_fft % self.hop_length == 0
+
+    @property
+    def invertible(self) -> bool:
+        """Whether the squared windows at hop shifts never sum to zero (the NOLA condition)."""
         return self._nola
 
     @property
@@ -78,9 +90,8 @@ class STFT(Float64Buffers):
         return self.n_fft // 2 + 1
 
     def num_frames(self, samples: int) -> int:
-        if self.center:
-            return samples // self.hop_length + 1
-        return (samples - self.n_fft) // self.hop_length + 1
+        padded = samples + 2 * (self.n_fft // 2) if self.center else samples
+        return (padded - self.n_fft) // self.hop_length + 1
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, window={self.window_name!r}, center={self.center}"
@@ -118,35 +129,37 @@ class STFT(Float64Buffers):
             )
         if not C.is_complex():
             raise ValueError("STFT.inverse needs complex coefficients (magnitudes need a phase first)")
+        if not self.invertible:
+            raise ValueError(
+                f"STFT(n_fft={self.n_fft}, hop_length={self.hop_length}, window={self.window_name!r}) cannot be "
+                f"inverted: its squared windows shifted by the hop sum to zero at some samples (the NOLA condition "
+                f"fails); use hop_length <= n_fft // 2"
+            )
         lead = C.shape[:-2]
         rtype = torch.float64 if C.dtype == torch.complex128 else torch.float32
-        if self.exportable:
-            return self._overlap_add_inverse(C.reshape((-1,) + C.shape[-2:]), int(length), rtype).reshape(lead + (int(length),))
-        y = torch.istft(
-            C.reshape((-1,) + C.shape[-2:]),
-            self.n_fft,
-            self.hop_length,
-            window=self.window.to(rtype),
-            center=self.center,
-            length=int(length),
-        )
-        return y.reshape(lead + (int(length),))
+        return self._overlap_add_inverse(C.reshape((-1,) + C.shape[-2:]), int(length), rtype).reshape(lead + (int(length),))
 
     def _overlap_add_inverse(self, C: Tensor, length: int, rtype: torch.dtype) -> Tensor:
-        """``torch.istft`` for a hop that divides ``n_fft``: ``(B, bins, T) -> (B, length)``."""
+        """``torch.istft``'s least squares, written out: ``(B, bins, T) -> (B, length)``."""
         n, hop = self.n_fft, self.hop_length
-        R = n // hop
         w = self.window.to(rtype)
         frames = _fft.irfft(torch.view_as_complex(torch.view_as_real(C).transpose(-3, -2)), n) * w  # (B, T, n)
         T = frames.shape[-2]
-        blocks = frames.unflatten(-1, (R, hop))  # (B, T, R, hop): frame t covers blocks t .. t + R - 1
-        out = frames.new_zeros(frames.shape[:-2] + (T + R - 1, hop))
-        env = w.new_zeros(T + R - 1, hop)
-        w2 = (w * w).view(R, hop)
-        for r in range(R):
-            out[..., r : r + T, :] += blocks[..., :, r, :]
-            env[r : r + T] += w2[r]
-        out, env = out.flatten(-2), env.flatten()
+        if n % hop == 0:  # n / hop shifted block adds (exportable)
+            R = n // hop
+            blocks = frames.unflatten(-1, (R, hop))  # (B, T, R, hop): frame t covers blocks t .. t + R - 1
+            out = frames.new_zeros(frames.shape[:-2] + (T + R - 1, hop))
+            env = w.new_zeros(T + R - 1, hop)
+            w2 = (w * w).view(R, hop)
+            for r in range(R):
+                out[..., r : r + T, :] += blocks[..., :, r, :]
+                env[r : r + T] += w2[r]
+            out, env = out.flatten(-2), env.flatten()
+        else:  # any other hop: fold (col2im) adds the frames at their offsets
+            total = (T - 1) * hop + n
+            fold = lambda f: torch.nn.functional.fold(f.transpose(-1, -2), (1, total), (1, n), stride=(1, hop))  # noqa: E731
+            out = fold(frames).reshape(frames.shape[:-2] + (total,))
+            env = fold((w * w).expand(1, T, n)).reshape(total)
         start = n // 2 if self.center else 0
         end = start + length
         if end > out.shape[-1]:  # asked for more than the frames cover: zeros, as torch.istft pads
@@ -154,5 +167,6 @@ class STFT(Float64Buffers):
             env = torch.nn.functional.pad(env, (0, end - env.shape[-1]), value=1.0)
         env = env[start:end]
         # center=False: where the window vanishes (the signal's first/last sample) the frames
-        # carry nothing and the output is 0, not 0/0 (torch.istft refuses such a frame)
-        return out[..., start:end] / torch.where(env > 1e-10, env, torch.ones_like(env))
+        # carry nothing and the output is 0, not 0/0 (torch.istft refuses such a frame); 1e-11 is
+        # torch.istft's own threshold
+        return out[..., start:end] / torch.where(env > 1e-11, env, torch.ones_like(env))

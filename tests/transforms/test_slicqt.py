@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from sliceq22.transforms import SCALES, SliCQCoefficients, SliCQT, make_filterbanks, next_fast_len
+from sliceq22.transforms import SCALES, SliCQCoefficients, SliCQT, make_filterbanks, make_scale, next_fast_len
 
 SR = 44100
 
@@ -251,12 +252,60 @@ def test_make_filterbanks_pairs():
         # the windows no longer cover the spectrum: reconstruction was NaN or ~100% wrong
         (dict(q_var=0.5), "gap near .* Hz.*raise q_var"),
         (dict(scale="log", bins=84, q_var=0.8), "gap near .* Hz.*raise q_var"),
+        # vqlog has no scale for gamma >= 2 (fmax - fmin) / (bins - 1): it returned a linear scale
+        # (just above) or died of NaN / ZeroDivisionError (further up)
+        (dict(scale="vqlog", gamma=200), "gamma=200 Hz is too large.*168.7 Hz"),
+        (dict(scale="vqlog", gamma=float("nan")), "gamma must be a finite"),
+        # bins wider than the sample rate: "raise slice_len" could never help
+        (dict(fmin=100, fmax=4000, bins=3, sample_rate=8000), "as wide as the sample rate.*more bins"),
+        # the top bin merges into the Nyquist window: lowering fmin could never help
+        (dict(scale="log", fmin=100, fmax=8000, bins=2, sample_rate=16000), "lower fmax below Nyquist"),
+        (dict(slice_len=18432, min_win=20000), "min_win=20000 is longer than slice_len"),
+        (dict(slice_len=18060.5), "slice_len must be a whole number"),
+        (dict(slice_len=18432, trans_len=100.5), "trans_len must be a whole number"),
+        (dict(sample_rate=float("nan")), "sample_rate must be a finite"),
+        (dict(q_var=float("inf")), "q_var must be a finite"),
     ],
 )
 def test_bad_parameters_raise_clear_errors(kwargs, match):
     base = dict(scale="bark", fmin=32.9, fmax=22050, bins=262, sample_rate=SR)
     with pytest.raises(ValueError, match=match):
         SliCQT(**{**base, **kwargs})
+
+
+def test_vqlog_near_its_gamma_limit_is_still_the_affine_law():
+    """The fixed point converges ever more slowly towards the limit; bisection finishes it."""
+    sc = make_scale("vqlog", 32.9, 22050, 262, 168.6)
+    f = sc.frequencies
+    assert f[0] == 32.9 and f[-1] == 22050
+    np.testing.assert_allclose(np.polyfit(f, f / sc.q, 1)[1], 168.6, rtol=1e-6)
+
+
+def test_slice_len_none_honours_min_win():
+    t = SliCQT("bark", 50, 8000, 30, 16000, min_win=2000)  # said "raise slice_len" without one to raise
+    assert t.slice_len >= 2000
+    x = torch.randn(3000, dtype=torch.float64)
+    assert rel_db(t.inverse(t(x), 3000), x) < -290
+
+
+def test_inverse_checks_every_block_and_takes_the_widest_precision():
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    C = t(torch.randn(2, 3000))
+    short = list(C.blocks)
+    short[3] = short[3][..., :-1, :]
+    with pytest.raises(ValueError, match="block 3 has shape"):  # was a RuntimeError from a reshape
+        t.inverse(SliCQCoefficients(short), 3000)
+    mixed = list(C.blocks)
+    mixed[2] = mixed[2].to(torch.complex128)  # block 0 is complex64: float32 decided it before
+    assert t.inverse(SliCQCoefficients(mixed), 3000).dtype == torch.float64
+
+
+def test_empty_batch():
+    """The FFTs refuse an empty batch (an 'MKL FFT error'): empty coefficients and signals."""
+    t = SliCQT("bark", 50, 8000, 30, 16000)
+    C = t(torch.zeros(0, 2, 3000))
+    assert C.layout == t.layout and C.batch_shape == (0, 2) and C.num_slices == t.num_slices(3000)
+    assert t.inverse(C, 3000).shape == (0, 2, 3000)
 
 
 def test_module_cast_keeps_windows_and_precision():
