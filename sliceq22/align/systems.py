@@ -116,9 +116,11 @@ def time_stretch_part(query: np.ndarray, n_ref: int, wp: np.ndarray) -> np.ndarr
     out[:, wp[1]] = query[:, wp[0]]  # the last assignment of a reference frame wins, as in the seed
     used[wp[1]] = True
     start, end = wp[1, 0], wp[1, -1] + 1
-    for j in range(start + 1, end - 1):
-        if not used[j]:
-            out[:, j] = 0.5 * (out[:, j - 1] + out[:, j + 1])
+    gaps = np.flatnonzero(~used[start:end]) + start
+    if len(gaps):  # linear between the nearest used frames (a one-frame gap: their mean, as in the seed)
+        known = np.flatnonzero(used)
+        for row in range(out.shape[0]):
+            out[row, gaps] = np.interp(gaps, known, out[row, known])
     return out
 
 

@@ -28,6 +28,7 @@ computed by their backward recursion (also on anti-diagonals).
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -64,9 +65,14 @@ def _as_costs(C) -> Tensor:
 
 
 def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, Tensor]:
-    sigma = np.asarray(DEFAULT_STEPS if steps is None else steps, dtype=np.int64).reshape(-1, 2)
-    if len(sigma) == 0:
+    raw = np.asarray(DEFAULT_STEPS if steps is None else steps)
+    if raw.size == 0:
         raise ValueError("steps must hold at least one (row, column) step, e.g. [[1, 1], [0, 1], [1, 0]]")
+    if raw.ndim != 2 or raw.shape[1] != 2:  # a reshape here once read a transposed (2, k) array as other steps
+        raise ValueError(f"steps must be a (k, 2) array of (row, column) steps like [[1, 1], [0, 1], [1, 0]], got shape {raw.shape}")
+    if (raw.dtype.kind not in "iuf" or not np.array_equal(raw, np.round(raw))):
+        raise ValueError(f"step sizes must be whole numbers, got {raw.tolist()}")
+    sigma = raw.astype(np.int64)
     if (sigma < 0).any():
         raise ValueError(f"step sizes must be >= 0, got {sigma.tolist()}")
     if (sigma.sum(1) == 0).any():
@@ -76,8 +82,8 @@ def _as_steps(steps, weights, weights_add, device) -> tuple[np.ndarray, Tensor, 
     w_add = torch.zeros(k, dtype=torch.float64) if weights_add is None else torch.as_tensor(weights_add, dtype=torch.float64).flatten()
     if len(w_mul) != k or len(w_add) != k:
         raise ValueError(f"{k} steps need {k} weights, got {len(w_mul)} multiplicative and {len(w_add)} additive")
-    if not (torch.isfinite(w_mul).all() and torch.isfinite(w_add).all()):
-        raise ValueError(f"step weights must be finite, got {w_mul.tolist()} and {w_add.tolist()}")
+    if (w_mul.isnan() | (w_mul == -torch.inf)).any() or (w_add.isnan() | (w_add == -torch.inf)).any():
+        raise ValueError(f"step weights must not be NaN or -inf (+inf disables a step), got {w_mul.tolist()} and {w_add.tolist()}")
     return sigma, w_mul.to(device), w_add.to(device)
 
 
@@ -269,7 +275,14 @@ def dtw(
             st_np, last_np = st.cpu().numpy(), D[:, -1].detach().cpu().numpy()
     if not backtrack:
         return D_out
-    paths = [torch.from_numpy(_backtrack(st_np[b], last_np[b], sigma, subsequence)).to(C.device) for b in range(st_np.shape[0])]
+    paths = []
+    for b in range(st_np.shape[0]):
+        try:
+            paths.append(torch.from_numpy(_backtrack(st_np[b], last_np[b], sigma, subsequence)).to(C.device))
+        except ValueError as err:
+            if not lead:
+                raise
+            raise ValueError(f"batch item {b} (flattened leading dims {tuple(lead)}): {err}") from None
     return D_out, (paths[0] if not lead else paths)
 
 
@@ -318,6 +331,7 @@ class _SoftDTW(torch.autograd.Function):
         return R[:, N, M].clone()
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the backward reads R, which is not in the graph
     def backward(ctx, grad: Tensor):
         C, R = ctx.saved_tensors
         gamma = ctx.gamma
@@ -333,9 +347,10 @@ class _SoftDTW(torch.autograd.Function):
         for i, j in reversed(list(_diagonals(N, M, C.device))):
             i1, j1 = i + 1, j + 1  # padded coordinates of cell (i, j)
             r = R[:, i1, j1]
-            a = torch.exp((R[:, i1 + 1, j1] - r - Cp[:, i1 + 1, j1]) / gamma)
-            b = torch.exp((R[:, i1, j1 + 1] - r - Cp[:, i1, j1 + 1]) / gamma)
-            c = torch.exp((R[:, i1 + 1, j1 + 1] - r - Cp[:, i1 + 1, j1 + 1]) / gamma)
+            # exponents are <= 0 exactly; the clamp stops round-off from overflowing exp
+            a = torch.exp(((R[:, i1 + 1, j1] - r - Cp[:, i1 + 1, j1]) / gamma).clamp_max(0))
+            b = torch.exp(((R[:, i1, j1 + 1] - r - Cp[:, i1, j1 + 1]) / gamma).clamp_max(0))
+            c = torch.exp(((R[:, i1 + 1, j1 + 1] - r - Cp[:, i1 + 1, j1 + 1]) / gamma).clamp_max(0))
             E[:, i1, j1] = E[:, i1 + 1, j1] * a + E[:, i1, j1 + 1] * b + E[:, i1 + 1, j1 + 1] * c
         return grad[:, None, None] * E[:, 1 : N + 1, 1 : M + 1], None
 
@@ -350,14 +365,16 @@ def soft_dtw(C: Tensor, gamma: float = 1.0) -> Tensor:
         - C: ``(..., N, M)``
         - output: ``(...)``
     """
-    if gamma <= 0:
-        raise ValueError(f"gamma must be > 0, got {gamma}")
+    if not (gamma > 0 and math.isfinite(gamma)):
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
     C = _as_costs(C)
     if not torch.isfinite(C).all():
         raise ValueError("the soft-DTW cost matrix C has NaN or infinite values")
     lead = C.shape[:-2]
-    out = _SoftDTW.apply(C.reshape((-1,) + C.shape[-2:]), float(gamma))
-    return out.reshape(lead)
+    # the recursion runs in float64: in float32, costs / gamma beyond ~1e5 gave gradients off by
+    # 1e6-1e12 (the expected alignment lies in [0, 1]) or NaN
+    out = _SoftDTW.apply(C.reshape((-1,) + C.shape[-2:]).to(torch.float64), float(gamma))
+    return out.reshape(lead).to(C.dtype)
 
 
 class SoftDTW(nn.Module):

@@ -16,6 +16,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -28,26 +30,35 @@ def _beta(beta) -> float:
         if beta not in _BETA_NAMES:
             raise ValueError(f"unknown beta {beta!r}; use a number or one of {', '.join(_BETA_NAMES)}")
         return _BETA_NAMES[beta]
+    if isinstance(beta, bool) or not math.isfinite(float(beta)):
+        raise ValueError(f"beta must be a finite number or one of {', '.join(_BETA_NAMES)}, got {beta!r}")
     return float(beta)
 
 
 def beta_divergence(V: Tensor, W: Tensor, H: Tensor, beta=1.0) -> Tensor:
-    """``D_beta(V | W H)`` summed over the last two dims (scikit-learn's definition, no sqrt)."""
+    """``D_beta(V | W H)`` summed over the last two dims, scikit-learn's ``_beta_divergence``.
+
+    As there (beta != 2), entries with ``V <= eps`` drop out of every term that involves V (so
+    ``0 * log 0`` and ``0 * (WH)^(beta - 1)`` count as 0) and ``WH`` is floored at ``eps`` in
+    those terms; ``sum (WH)^beta`` and ``sum WH`` (KL) run over all entries.
+    """
     beta = _beta(beta)
     WH = W @ H
     if beta == 2:
         return 0.5 * ((V - WH) ** 2).sum((-2, -1))
-    WH = WH.clamp_min(EPSILON) if beta < 1 else WH
-    Vc = V.clamp_min(EPSILON) if beta < 1 else V
+    keep = V > EPSILON
+    Vk = torch.where(keep, V, torch.ones_like(V))  # dropped entries: placeholders, masked out below
+    WHk = torch.where(keep, WH.clamp_min(EPSILON), torch.ones_like(WH))
+    dims = (-2, -1)
     if beta == 1:
-        nz = V > EPSILON
-        ratio = torch.where(nz, V / WH.clamp_min(EPSILON), torch.ones_like(V))
-        return (torch.where(nz, V * torch.log(ratio), torch.zeros_like(V))).sum((-2, -1)) + (WH - V).sum((-2, -1))
+        return torch.where(keep, V * torch.log(Vk / WHk), 0).sum(dims) + WH.sum(dims) - torch.where(keep, V, 0).sum(dims)
     if beta == 0:
-        ratio = Vc / WH
-        return (ratio - torch.log(ratio)).sum((-2, -1)) - V.shape[-1] * V.shape[-2]
+        div = Vk / WHk
+        return torch.where(keep, div - torch.log(div), 0).sum(dims) - V.shape[-1] * V.shape[-2]
     return (
-        (V**beta).sum((-2, -1)) + (beta - 1) * (WH**beta).sum((-2, -1)) - beta * (V * WH ** (beta - 1)).sum((-2, -1))
+        torch.where(keep, Vk**beta, 0).sum(dims)
+        - beta * torch.where(keep, Vk * WHk ** (beta - 1), 0).sum(dims)
+        + (beta - 1) * (WH**beta).sum(dims)
     ) / (beta * (beta - 1))
 
 
@@ -145,8 +156,9 @@ def nmf(
         raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
     rank, n_iter = int(rank), int(n_iter)
     beta = _beta(beta)
-    if beta <= 0 and (V == 0).any() and beta == 0:
-        raise ValueError("Itakura-Saito (beta=0) needs strictly positive data: add a small floor to V")
+    if beta <= 0 and (V == 0).any():
+        raise ValueError(f"beta={beta:g} <= 0 (Itakura-Saito and below) needs strictly positive data: the updates "
+                         f"diverge on zeros; add a small floor to V")
     dtype = V.dtype if V.is_floating_point() else torch.float64
     V = V.to(dtype)
     F, T = V.shape[-2:]
@@ -158,9 +170,19 @@ def nmf(
         W = scale * torch.randn(lead + (F, rank), generator=generator, dtype=dtype, device=V.device).abs()
     if H is None:
         H = scale * torch.randn(lead + (rank, T), generator=generator, dtype=dtype, device=V.device).abs()
-    W, H = torch.as_tensor(W).to(V), torch.as_tensor(H).to(V)
+    W, H = torch.as_tensor(W), torch.as_tensor(H)
+    if W.is_complex() or H.is_complex():
+        raise ValueError("W and H must be real and non-negative, got a complex tensor")
+    W, H = W.to(V), H.to(V)
     if W.shape[-2:] != (F, rank) or H.shape[-2:] != (rank, T):
         raise ValueError(f"W must be (..., {F}, {rank}) and H (..., {rank}, {T}); got {tuple(W.shape)}, {tuple(H.shape)}")
+    for name, factor in (("W", W), ("H", H)):
+        try:
+            fits = torch.broadcast_shapes(factor.shape[:-2], lead) == lead
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}'s leading dims {tuple(factor.shape[:-2])} do not broadcast to V's {tuple(lead)}")
     for name, factor in (("W", W), ("H", H)):
         if not torch.isfinite(factor).all() or (factor < 0).any():
             raise ValueError(f"the initial {name} must be finite and non-negative (multiplicative updates keep the sign)")

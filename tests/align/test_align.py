@@ -90,3 +90,14 @@ def test_onset_features_mark_attacks_and_survive_silence():
     torch.testing.assert_close(d[1, 9, 30], d[0, 9, 10])  # local normalisation: level-free
     assert d[:, [c for c in range(12) if c != 9]].abs().max() == 0  # only the onset's class
     assert torch.isfinite(chroma_onsets(torch.zeros(1, 12, 8))).all()  # silence: zeros, no NaN
+
+
+def test_time_stretch_interpolates_gaps_of_any_width():
+    """Steps such as (1, 3) leave several reference frames between two path points; each was
+    averaged with a neighbour not yet filled (still 0): [1, 0.5, 1.25, 2, ...]."""
+    from sliceq22.align.systems import time_stretch_part
+
+    out = time_stretch_part(np.array([[1.0, 2, 3, 4]]), 10, np.array([[0, 1, 2, 3], [0, 3, 6, 9]]))
+    np.testing.assert_allclose(out[0], np.linspace(1, 4, 10))
+    one = time_stretch_part(np.array([[1.0, 2, 3]]), 5, np.array([[0, 1, 2], [0, 2, 4]]))  # the default steps' gaps
+    np.testing.assert_allclose(one[0], [1, 1.5, 2, 2.5, 3])

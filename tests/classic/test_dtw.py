@@ -116,7 +116,7 @@ def test_no_path_and_bad_input_errors():
         dtw(C, [[-1, 1]])
     with pytest.raises(ValueError, match="at least one"):
         dtw(C, [])
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="NaN or -inf"):
         dtw(torch.rand(4, 4), weights=[1.0, float("nan"), 1.0])
     blocked = torch.rand(6, 6)
     blocked[:, 0] = torch.inf  # no path can leave (0, 0)
@@ -159,3 +159,54 @@ def test_soft_dtw_limits_and_gradient():
     # the expected alignment of a near-hard soft-DTW puts ~1 on each cell of the DTW path
     _, path = dtw(C[0], [[1, 1], [1, 0], [0, 1]], [1, 1, 1])
     assert E[0][path[0], path[1]].min() > 0.9 and E[0].sum() == pytest.approx(path.shape[1], abs=0.2)
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_infinite_weights_disable_a_step_like_librosa(backend):
+    C = np.random.default_rng(3).random((12, 9))
+    steps = [[1, 1], [0, 1], [1, 0]]
+    for wa in ([0.0, np.inf, 0.0], [np.inf, 0.0, 0.0]):
+        D_ref, wp = librosa.sequence.dtw(C=C, step_sizes_sigma=np.array(steps), weights_add=np.array(wa), weights_mul=np.ones(3))
+        D, path = dtw(torch.from_numpy(C), steps, weights_add=wa, backend=backend)
+        np.testing.assert_allclose(D.numpy(), D_ref)
+        np.testing.assert_array_equal(path.numpy(), wp[::-1].T)
+
+
+def test_malformed_steps_and_weights_are_refused():
+    C = torch.rand(12, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"\(k, 2\) array.*shape \(2, 3\)"):  # was read as other steps
+        dtw(C, np.array(SEED_STEPS).T, SEED_WEIGHTS)
+    with pytest.raises(ValueError, match="whole numbers"):
+        dtw(C, [[1.5, 1], [0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="NaN or -inf"):
+        dtw(C, weights_add=[0.0, -np.inf, 0.0])
+
+
+def test_a_batch_item_without_a_path_is_named():
+    C = torch.rand(3, 12, 9, dtype=torch.float64)
+    C[2] = torch.inf
+    with pytest.raises(ValueError, match="batch item 2"):
+        dtw(C)
+
+
+def test_soft_dtw_float32_gradients_at_large_cost_over_gamma():
+    """In float32, exp of round-off-positive exponents gave gradients of 80 or NaN; the
+    expected alignment lies in [0, 1]."""
+    C = torch.rand(100, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 1e5
+    c32, c64 = C.float().requires_grad_(), C.float().double().requires_grad_()  # the same (rounded) costs
+    v32 = soft_dtw(c32, 1e-3)
+    v32.backward()
+    soft_dtw(c64, 1e-3).backward()
+    assert v32.dtype == torch.float32 and c32.grad.dtype == torch.float32
+    assert torch.isfinite(c32.grad).all() and c32.grad.min() >= 0 and c32.grad.max() <= 1
+    torch.testing.assert_close(c32.grad.double(), c64.grad, rtol=0, atol=1e-7)
+
+
+def test_soft_dtw_refuses_what_it_cannot_do():
+    C = torch.rand(4, 5, dtype=torch.float64, requires_grad=True)
+    for gamma in (float("nan"), float("inf"), 0.0):
+        with pytest.raises(ValueError, match="gamma must be a finite number > 0"):
+            soft_dtw(C, gamma)
+    (g,) = torch.autograd.grad(soft_dtw(C, 0.5), C, create_graph=True)
+    with pytest.raises(RuntimeError):  # second derivatives were silently wrong (gradgradcheck failed)
+        g.sum().backward()

@@ -78,6 +78,33 @@ def test_errors():
         nmf(torch.ones(3, 3, dtype=torch.complex64), 2)
     W, H = nmf(np.ones((4, 5)), 2, n_iter=3)  # numpy in
     assert W.shape == (4, 2) and H.shape == (2, 5)
+    V = torch.rand(12, 15, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    V[V < 0.3] = 0
+    with pytest.raises(ValueError, match="beta=-0.5 <= 0.*strictly positive"):  # returned factors of 1e19
+        nmf(V, 4, beta=-0.5, n_iter=50)
+    with pytest.raises(ValueError, match="beta must be a finite"):
+        nmf(V, 4, beta=float("nan"))
+    with pytest.raises(ValueError, match="leading dims"):  # a raw broadcasting RuntimeError
+        nmf(torch.ones(3, 4, 5), 2, W=torch.ones(2, 4, 2))
+    with pytest.raises(ValueError, match="complex"):  # cast to real with a warning
+        nmf(torch.ones(4, 5), 2, W=torch.ones(4, 2, dtype=torch.complex64))
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.0, 0.5, 1.5, 3.0])
+@pytest.mark.parametrize("scale", [1.0, 1e-8])
+def test_beta_divergence_is_sklearns_with_zeros_and_tiny_data(beta, scale):
+    """Entries with V <= eps drop out of the V terms as in scikit-learn (a perfect fit with a
+    zero of V scored 6.9e-4 for beta = 0.5, and a clamp made tiny IS data score 0)."""
+    rng = np.random.default_rng(0)
+    V, W, H = rng.random((6, 7)), rng.random((6, 3)), rng.random((3, 7))
+    V[V < 0.3], H[0, :2], W[:2] = 0, 0, 0
+    if beta == 0:
+        V[V == 0] = 0.01
+    V, W = V * scale, W * scale
+    ours = beta_divergence(torch.from_numpy(V), torch.from_numpy(W), torch.from_numpy(H), beta).item()
+    assert ours == pytest.approx(_beta_divergence(V, W, H, beta), rel=1e-12, abs=1e-300)
+    V0, W0, H0 = torch.tensor([[0.0, 1.0]], dtype=torch.float64), torch.ones(1, 1, dtype=torch.float64), torch.tensor([[0.0, 1.0]])
+    assert beta_divergence(V0, W0, H0.double(), beta).item() == pytest.approx(_beta_divergence(V0.numpy(), W0.numpy(), H0.double().numpy(), beta))
 
 
 def test_large_cpu_batch_equals_item_by_item():
