@@ -120,6 +120,7 @@ def ilrma(
         - X: ``(..., channels, bins, frames)``
         - Y: ``(..., sources = channels, bins, frames)``
     """
+    X = torch.as_tensor(X)
     if not X.is_complex():
         raise ValueError("ILRMA needs the complex STFT of the mixture")
     if X.dim() < 3:
@@ -131,6 +132,12 @@ def ilrma(
         raise ValueError(f"X {tuple(X.shape)} has {C} channels and {F} bins: the layout is (..., channels, bins, frames)")
     if C < 2:
         raise ValueError("ILRMA separates as many sources as channels: give at least 2 channels")
+    for name, value, low in (("n_iter", n_iter, 0), ("n_basis", n_basis, 1)):
+        if isinstance(value, bool) or int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if proj_back and not -C <= ref < C:  # found only after all iterations before
+        raise ValueError(f"ref={ref} is not a channel of this {C}-channel mixture (use 0..{C - 1})")
+    n_iter, n_basis = int(n_iter), int(n_basis)
     lead = X.shape[:-3]
     rdtype = X.real.dtype
     W = torch.eye(C, dtype=X.dtype, device=X.device).expand(lead + (F, C, C)).clone()

@@ -73,10 +73,16 @@ def snpa(M: Tensor, r: int, greedy: bool = False, n_iter: int = 300, normalize: 
         ``(J, H)``: selected column indices ``(..., r)`` in order of selection, and
         ``H (..., r, n)`` with ``M ~ M[..., :, J] @ H``.
     """
+    M = torch.as_tensor(M)
     if M.dim() < 2:
         raise ValueError(f"M must be (..., m, n), got {tuple(M.shape)}")
+    if M.is_complex():
+        raise ValueError("M must be real and non-negative (a magnitude spectrogram, not the complex STFT)")
     if (M < 0).any() or not torch.isfinite(M).all():
         raise ValueError("M must be finite and non-negative")
+    if isinstance(r, bool) or int(r) != r:
+        raise ValueError(f"r must be an integer, got {r!r}")
+    r = int(r)
     if not 1 <= r <= M.shape[-1]:
         raise ValueError(f"r must be in 1..{M.shape[-1]} (the number of columns), got {r}")
     M = M if M.is_floating_point() else M.double()

@@ -98,3 +98,11 @@ def test_errors():
         ilrma(torch.randn(1, 5, 5, dtype=torch.complex64))
     with pytest.raises(ValueError, match="layout is"):  # bins first by mistake
         ilrma(torch.randn(65, 2, 30, dtype=torch.complex64))
+    X = torch.randn(2, 5, 5, dtype=torch.complex64)
+    with pytest.raises(ValueError, match="ref=2 is not a channel"):  # an IndexError after every iteration
+        ilrma(X, ref=2)
+    with pytest.raises(ValueError, match="n_basis must be an integer >= 1"):
+        ilrma(X, n_basis=0)
+    with pytest.raises(ValueError, match="n_iter must be an integer >= 0"):
+        ilrma(X, n_iter=-1)
+    assert ilrma(X.numpy(), n_iter=2).shape == X.shape  # numpy in (an AttributeError)

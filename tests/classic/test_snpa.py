@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,3 +63,9 @@ def test_errors():
         snpa(-torch.ones(3, 4), 2)
     with pytest.raises(ValueError, match="r must be"):
         snpa(torch.ones(3, 4), 5)
+    with pytest.raises(ValueError, match="r must be an integer"):  # a TypeError; True was taken for 1
+        snpa(torch.ones(3, 4), 2.5)
+    with pytest.raises(ValueError, match="not the complex STFT"):
+        snpa(torch.ones(3, 4, dtype=torch.complex64), 2)
+    J, H = snpa(np.eye(3), 2)  # numpy in (an AttributeError)
+    assert J.shape == (2,) and H.shape == (2, 3)
