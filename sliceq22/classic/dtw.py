@@ -224,7 +224,8 @@ def dtw(
         backtrack: also return the warping path.
         backend: ``"auto"`` (compiled loops for float32/float64 CPU tensors when numba is
             installed, else torch ops), ``"torch"`` (vectorised torch ops, any device) or
-            ``"numba"`` (CPU only). All give identical results.
+            ``"numba"`` (CPU only). All give identical values; only the torch backend's
+            ``D`` carries autograd history (a subgradient; use :func:`soft_dtw` to learn).
         memory: ``"full"`` returns all of ``D``; ``"low"`` (compiled CPU backend) keeps only a
             ring of rows of ``D`` and one byte per cell for the steps (16x less than
             ``"full"``: a 20000 x 20000 pair needs 0.4 GB instead of 6.4 GB) and returns only
