@@ -247,11 +247,18 @@ class DeOverlapNet(nn.Module):
             z = self._features(g, y2, base)
             for conv in self.convs:
                 z = self.act(conv(z))
-            share = torch.sigmoid(_logit(base) + self.out(z)[:, 0])
+            # the correction is added to the base split's exact logit (the clamped one of the
+            # features made an untrained net differ from re-blur wherever a share is near 0 or 1),
+            # and both shares are sigmoids of it (1 - share loses the small ones)
+            logit = torch.log(early + floor) - torch.log(late + floor) + self.out(z)[:, 0]
+            share, rest = torch.sigmoid(logit), torch.sigmoid(-logit)
             # keep the edges exact: the first half-slice belongs to slice 0, the last to S-1
-            share = torch.cat((torch.zeros_like(share[..., :h]), share[..., h:-h], torch.ones_like(share[..., -h:])), dim=-1)
+            edge = lambda v, first, last: torch.cat(  # noqa: E731
+                (torch.full_like(v[..., :h], first), v[..., h:-h], torch.full_like(v[..., -h:], last)), dim=-1
+            )
+            share, rest = edge(share, 0.0, 1.0), edge(rest, 1.0, 0.0)
             blocks_early = (share * y2).unflatten(-1, (slices + 1, h))
-            blocks_late = ((1 - share) * y2).unflatten(-1, (slices + 1, h))
+            blocks_late = (rest * y2).unflatten(-1, (slices + 1, h))
             C = torch.cat((blocks_late[..., :-1, :], blocks_early[..., 1:, :]), dim=-1)  # (B, n, S, m)
             blocks.append(C.reshape(lead + C.shape[-3:]))
         return SliCQCoefficients(blocks)

@@ -76,7 +76,10 @@ def test_untrained_net_is_the_reblur_baseline_and_learns(setup):
     net = DeOverlapNet(geo, channels=8, layers=2)
     assert sum(p.numel() for p in net.parameters()) < 100_000
     est = net(ola)
-    assert _snr(t, x, C, est) == pytest.approx(_snr(t, x, C, analytic_deoverlap(geo, ola, "reblur")), abs=0.05)
+    reblur = analytic_deoverlap(geo, ola, "reblur")
+    # coefficient by coefficient, not only in SNR (shares near 0 or 1 were clamped to 1e-4: up to 99x off)
+    for a, b in zip(est.blocks, reblur.blocks):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6 * b.max().item())
     for a, b in zip(t.overlap_add(est), ola):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     # a few steps of log-magnitude regression reduce the loss: gradients reach every layer
