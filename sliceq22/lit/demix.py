@@ -3,8 +3,9 @@
 Batches are ``(mixture (B, ch, n), targets (B, J, ch, n))`` from the data module. Losses:
 
 * ``tf``: mean squared error of magnitudes, ``| sum_{j in S} est_j | - | sum_{j in S} true_j |``
-  over every target subset ``S`` of size one and (with ``combination``) two: X-UMX's
-  multi-domain combination loss, in the model's own transform domain (each ragged block, or
+  over every target subset ``S`` of size one and (with ``combination``, the default) two; X-UMX's
+  multi-domain combination loss takes every size from 1 to ``J - 1`` (``combination=3`` for four
+  targets: 14 subsets instead of 10), in the model's own transform domain (each ragged block, or
   the STFT), normalised by the mixture's mean power; for a
   :class:`~sliceq22.models.demix.PerTargetDemixer` every target in its own domain (sums of
   targets in different transforms are not defined), averaged over targets;
@@ -82,7 +83,9 @@ class DemixModule(ConfiguredModule):
         model: the demixer (its transform is built once and moves with the module).
         optimizer: ``params -> Optimizer``; scheduler: ``optimizer -> scheduler`` or ``None``.
         tf_weight, sdr_weight: weights of the transform-domain loss and of the negated SDR.
-        combination: add the pairwise target combinations to the transform-domain loss.
+        combination: which target subsets the transform-domain loss compares: ``False`` single
+            targets only, ``True`` (default) singles and pairs, an integer ``k`` every subset of
+            1..k targets (X-UMX's full combination loss: ``k = J - 1``).
         eval_chunk_seconds: validation and test items longer than this (whole MUSDB tracks) go
             through the model in equal consecutive chunks no longer than it, so their memory is
             bounded (~34 MiB per second of stereo at Bark-262: a 10-minute track in one piece
@@ -99,20 +102,28 @@ class DemixModule(ConfiguredModule):
         scheduler: Callable | None = None,
         tf_weight: float = 1.0,
         sdr_weight: float = 0.05,
-        combination: bool = True,
+        combination: bool | int = True,
         eval_chunk_seconds: float | None = 60.0,
         checkpoint_config: dict | None = None,
     ):
         super().__init__()
         self.model = model
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.tf_weight, self.sdr_weight, self.combination = float(tf_weight), float(sdr_weight), bool(combination)
+        self.tf_weight, self.sdr_weight = float(tf_weight), float(sdr_weight)
+        if isinstance(combination, bool):
+            largest = 2 if combination else 1
+        elif isinstance(combination, int) and combination >= 1:
+            largest = combination
+        else:
+            raise ValueError(f"combination must be true/false or the largest subset size (an integer >= 1), got {combination!r}")
+        self.combination = combination
         if eval_chunk_seconds is not None and eval_chunk_seconds <= 0:
             raise ValueError(f"eval_chunk_seconds must be positive or None, got {eval_chunk_seconds}")
         self.eval_chunk_seconds = eval_chunk_seconds
         self.checkpoint_config = checkpoint_config
         J = len(model.targets)
-        sizes = (1, 2) if combination and J > 2 else (1,)
+        # subsets of J (or more) targets would compare mixtures: with softmax masks a constant
+        sizes = range(1, max(1, min(largest, J - 1)) + 1) if J > 2 else (1,)
         self.subsets = [s for k in sizes for s in itertools.combinations(range(J), k)]
 
     @property

@@ -69,3 +69,19 @@ def test_long_evaluation_items_go_through_in_chunks(music3):
         assert abs(sdr_whole[f"val/sdr/{t}"] - float(expected[j])) < 1e-3
         assert abs(logged[f"val/sdr/{t}"] - float(expected[j])) < 1e-3
     assert abs(float(loss_chunked) - float(loss_whole)) < 0.1 * abs(float(loss_whole))  # tf: other coefficients, same scale
+
+
+def test_combination_sizes():
+    """True keeps singles and pairs (the configs' default); an integer k takes every subset of
+    1..k targets, k = J - 1 being X-UMX's full combination loss (14 subsets of four targets)."""
+    import pytest
+
+    from sliceq22.lit.demix import DemixModule
+    from sliceq22.models.demix import SliCQDemixer
+    from sliceq22.transforms import SliCQT
+
+    model = SliCQDemixer(SliCQT("bark", 40.0, 22050.0, 24, 44100), hidden=4, dilations=(1,))
+    count = lambda c: len(DemixModule(model, optimizer=None, combination=c).subsets)  # noqa: E731
+    assert (count(False), count(True), count(2), count(3), count(9)) == (4, 10, 10, 14, 14)
+    with pytest.raises(ValueError, match="combination must be"):
+        DemixModule(model, optimizer=None, combination=0)
