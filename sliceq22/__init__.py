@@ -26,7 +26,9 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
     if wiener_iterations is None:
         return _separate(audio, sample_rate, model, **kwargs)
     if not hasattr(model, "wiener_iterations"):
-        raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
+        if int(wiener_iterations) > 0:
+            raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
+        return _separate(audio, sample_rate, model, **kwargs)
     trained, model.wiener_iterations = model.wiener_iterations, int(wiener_iterations)
     try:  # for this call only: the caller's model keeps its own setting
         return _separate(audio, sample_rate, model, **kwargs)

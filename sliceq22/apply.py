@@ -50,6 +50,8 @@ def apply_chunked(
     """
     if audio.dim() != 2 or audio.shape[-1] == 0:
         raise ValueError(f"apply_chunked expects (channels, samples) with samples > 0, got {tuple(audio.shape)}")
+    if not overlap_seconds >= 0:
+        raise ValueError(f"overlap_seconds must be >= 0 (the cross-fade between chunks), got {overlap_seconds}")
     n = audio.shape[-1]
     chunk = max(1, int(round(chunk_seconds * sample_rate)))
     fade = min(int(round(overlap_seconds * sample_rate)), chunk // 2)

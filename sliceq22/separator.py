@@ -91,7 +91,9 @@ def resample(audio: Tensor, orig: float, new: float) -> Tensor:
 
     from scipy.signal import resample_poly
 
-    ratio = Fraction(int(round(new)), int(round(orig))).limit_denominator(1000)
+    # the exact ratio: an approximated one (limit_denominator) put 384 kHz audio 85 samples
+    # off by the end of a 30 s chunk; resample_poly handles large factors (longer filter)
+    ratio = Fraction(int(round(new)), int(round(orig)))
     y = resample_poly(audio.detach().cpu().double().numpy(), ratio.numerator, ratio.denominator, axis=-1)
     return torch.from_numpy(y.copy()).to(audio.device, audio.dtype)
 

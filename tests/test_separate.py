@@ -34,7 +34,9 @@ def test_chunked_separation_matches_whole_track_away_from_seams(music3):
     whole = sliceq22.separate(x, SR, model, chunk_seconds=10.0)
     chunked = sliceq22.separate(x, SR, model, chunk_seconds=1.0, overlap_seconds=0.2)
     err = sum((whole[t] - chunked[t]).norm() for t in model.targets) / x.norm()
-    assert err < 0.5  # masks see less context near the seams, nothing more
+    # not equal even far from the seams: the net's GroupNorm normalises over the whole chunk and the
+    # mask grid's spacing follows the chunk length (a trained model: 19-33 dB SDR between the two)
+    assert err < 0.5
     total = sum(chunked.values())
     assert (total - x).norm() / x.norm() < 1e-3  # the cross-faded partitions still sum to the mix
 
@@ -49,6 +51,44 @@ def test_other_rates_and_mono_come_back_as_given(music3):
         sliceq22.separate(mono22 * np.nan, 22050, model)
     with pytest.raises(ValueError, match="channels"):
         sliceq22.separate(torch.randn(3, 1000), SR, model)
+
+
+def _uniform(model):
+    """Every estimate exactly mixture / J: any deviation of their sum is the pipeline's."""
+    torch.nn.init.zeros_(model.net.out.weight)
+    torch.nn.init.zeros_(model.net.out.bias)
+    return model.eval()
+
+
+def test_rates_whose_ratio_has_a_large_denominator_do_not_drift():
+    """384 kHz -> 44.1 kHz is 147/1280; approximated as 106/923 the stems ran 85 samples ahead of
+    the mixture by the end of a 30 s chunk (46% error in the last tenth of this clip)."""
+    model = _uniform(SliCQDemixer(SliCQT("bark", 40.0, 22050.0, 48, SR), hidden=4, dilations=(1,)))
+    r = 384000
+    t = torch.arange(3 * r) / r
+    x = (0.3 * torch.sin(2 * torch.pi * 5000 * t))[None]
+    total = sum(sliceq22.separate(x, r, model).values())
+    tail = slice(-r // 3, -1000)
+    assert (total - x)[..., tail].norm() / x[..., tail].norm() < 1e-2
+
+
+def test_any_length_and_chunking_with_the_stft_control():
+    """The STFT's reflect padding needs > n_fft / 2 samples: short clips and a short last chunk
+    (overlap 0) crashed with the chunk's length in the message."""
+    from sliceq22.transforms import STFT
+
+    model = _uniform(SliCQDemixer(STFT(4096, 1024, sample_rate=SR), hidden=4, dilations=(1,)))
+    for n in (1, 1000, 2048):
+        x = torch.randn(2, n)
+        out = sliceq22.separate(x, SR, model)
+        assert out["vocals"].shape == (2, n)
+        torch.testing.assert_close(sum(out.values()), x, rtol=1e-4, atol=1e-5)
+    out = sliceq22.separate(torch.randn(2, 4411), SR, model, chunk_seconds=0.1, overlap_seconds=0)
+    assert out["drums"].shape == (2, 4411)
+    with pytest.raises(ValueError, match="overlap_seconds must be >= 0"):  # left zero gaps
+        sliceq22.separate(torch.randn(2, 4411), SR, model, chunk_seconds=0.05, overlap_seconds=-0.01)
+    with pytest.raises(ValueError, match="mask_hop must be > 0"):  # a conv padding RuntimeError
+        SliCQDemixer(SliCQT("bark", 40.0, 22050.0, 48, SR), mask_hop=0.0)
 
 
 def test_resample_roundtrip_is_band_limited():
@@ -210,3 +250,15 @@ def test_chunked_resampling_equals_resampling_the_whole_track(music3):
         for j, t in enumerate(model.targets):
             err = 20 * torch.log10((whole[j] - chunked[t]).norm() / whole[j].norm())
             assert err < -70, (rate, t, float(err))
+
+
+def test_wiener_iterations_zero_is_accepted_without_a_post_filter():
+    """load_separator accepted 0 for a per-target model, sliceq22.separate refused it."""
+    from sliceq22.models.demix import PerTargetDemixer
+
+    t = SliCQT("bark", 40.0, 22050.0, 24, SR)
+    model = PerTargetDemixer({k: t for k in ("drums", "bass", "other", "vocals")}, hidden=4, dilations=(1,)).eval()
+    x = torch.randn(2, SR // 2)
+    assert sliceq22.separate(x, SR, model, wiener_iterations=0)["bass"].shape == x.shape
+    with pytest.raises(ValueError, match="no Wiener post-filter"):
+        sliceq22.separate(x, SR, model, wiener_iterations=1)

@@ -154,6 +154,8 @@ class SliCQDemixer(nn.Module):
         self.sample_rate = float(transform.sample_rate)
         self.net = MaskNet(channels, len(self.targets) + self.residual, hidden, dilations, kernel)
         self.sliced = isinstance(transform, SliCQT)
+        if self.sliced and not self.mask_hop > 0:
+            raise ValueError(f"mask_hop must be > 0 seconds for a sliCQT (the blocks share one mask grid), got {mask_hop}")
         freqs = transform.frequencies.clamp_min(10.0)
         self.register_buffer("log_freq", (torch.log(freqs) - math.log(1000.0)).float() / 3.0, persistent=False)
 
@@ -217,6 +219,10 @@ class SliCQDemixer(nn.Module):
         """Estimates ``(B, targets, ch, samples)`` (and the complex estimates per block)."""
         if x.dim() != 3 or x.shape[1] != self.channels:
             raise ValueError(f"expected audio (batch, {self.channels}, samples), got {tuple(x.shape)}")
+        n = x.shape[-1]
+        need = getattr(self.transform, "min_samples", 1)  # the STFT's reflect padding needs > n_fft / 2
+        if n < need:
+            x = torch.nn.functional.pad(x, (0, need - n))
         C = self.transform(x)
         masks = self.masks(C)
         blocks = list(C.blocks) if self.sliced else [C]
@@ -228,7 +234,7 @@ class SliCQDemixer(nn.Module):
         if self.residual:
             est = [e[:, : len(self.targets)] for e in est]
         coeffs = SliCQCoefficients(est) if self.sliced else est[0]
-        y = self.transform.inverse(coeffs, x.shape[-1])
+        y = self.transform.inverse(coeffs, x.shape[-1])[..., :n]
         return (y, est, blocks) if return_spec else y
 
     def target_coefficients(self, targets: Tensor) -> list[Tensor]:

@@ -89,6 +89,12 @@ class STFT(Float64Buffers):
     def num_bins(self) -> int:
         return self.n_fft // 2 + 1
 
+    @property
+    def min_samples(self) -> int:
+        """The shortest signal :meth:`forward` takes (``center``'s reflect padding needs more than
+        ``n_fft / 2`` samples; without it, one frame)."""
+        return self.n_fft // 2 + 1 if self.center else self.n_fft
+
     def num_frames(self, samples: int) -> int:
         padded = samples + 2 * (self.n_fft // 2) if self.center else samples
         return (padded - self.n_fft) // self.hop_length + 1
