@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from sliceq22.align.systems import SEED_STEPS, SEED_WEIGHTS, SYSTEMS, offline_processing, online_processing
+from sliceq22.data.musdb import read_manifest
 from sliceq22.data.scenarios import read_beats
 from sliceq22.eval.alignment import TOLERANCES_MS, beat_errors, error_rates
 
@@ -27,6 +28,10 @@ def scenario_dirs(root: str) -> list[str]:
     """The scenario folders (``s1``, ``s2``, ...) of ``root``, in natural order."""
     if not os.path.isdir(root):
         raise ValueError(f"scenario root {root} does not exist")
+    manifest = read_manifest(root)
+    if manifest is not None and not manifest.get("complete"):
+        raise ValueError(f"{root} holds an unfinished render (render.json: complete=false): run the same render "
+                         f"again to finish it (it resumes) before aligning")
     names = [d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and d[:1] == "s" and d[1:].isdigit()]
     if not names:
         raise ValueError(f"no scenario folders (s1, s2, ...) in {root}")

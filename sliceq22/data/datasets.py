@@ -5,8 +5,9 @@ shape ``(n_targets, 2, samples)``, float32, in the order of ``targets``. A targe
 name or ``accompaniment`` (everything but the vocals).
 
 Training augmentation (open-unmix's recipe): each source of an excerpt may come from a
-different track at its own random offset (``random_mix``), gets a random gain and a random
-channel swap, and the mixture is the sum of the augmented sources.
+different track at its own random offset (``random_mix``; without it, every source comes from
+the same excerpt of one track), gets a random gain and a random channel swap, and the mixture
+is the sum of the augmented sources.
 
 Randomness: in training every item is drawn from its own generator, seeded by
 :class:`SeededSampler` in the main process from ``(seed, epoch)``. An item is then the same
@@ -29,10 +30,14 @@ TARGETS = SOURCES + ("accompaniment",)
 
 
 def _check_targets(targets: Sequence[str]) -> tuple[str, ...]:
-    targets = tuple(targets)
+    targets = (targets,) if isinstance(targets, str) else tuple(targets)  # data.targets=vocals from the command line
+    if not targets:
+        raise ValueError(f"no targets given; choose from {', '.join(TARGETS)}")
     bad = [t for t in targets if t not in TARGETS]
-    if bad or not targets:
-        raise ValueError(f"unknown targets {bad or targets}; choose from {', '.join(TARGETS)}")
+    if bad:
+        raise ValueError(f"unknown targets {bad}; choose from {', '.join(TARGETS)}")
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"targets {list(targets)} name a target twice")
     return targets
 
 
@@ -55,7 +60,8 @@ class RandomExcerpts(Dataset):
         targets: sources (or ``accompaniment``) to return as targets.
         seconds: excerpt length.
         samples_per_track: items per track and epoch.
-        random_mix: draw every source from an independent random track.
+        random_mix: draw every source from an independent random track at its own random
+            offset; ``False``: all sources of an item from one excerpt of its track (the real mix).
         gain_range: uniform random gain per source (``None``: no gain augmentation).
         channel_swap: swap left/right of each source with probability 1/2.
         sample_rate: expected rate of the files.
@@ -84,6 +90,10 @@ class RandomExcerpts(Dataset):
         if samples_per_track < 1:
             raise ValueError(f"samples_per_track must be >= 1, got {samples_per_track}")
         self.samples_per_track = samples_per_track
+        if gain_range is not None:
+            gain_range = tuple(float(g) for g in gain_range)
+            if len(gain_range) != 2 or not 0 <= gain_range[0] <= gain_range[1]:
+                raise ValueError(f"gain_range must be (low, high) with 0 <= low <= high, got {gain_range}")
         self.random_mix, self.gain_range, self.channel_swap = random_mix, gain_range, channel_swap
 
     def __len__(self) -> int:
@@ -101,7 +111,8 @@ class RandomExcerpts(Dataset):
         sources = {}
         for s in SOURCES:
             track = self.tracks[randint(len(self.tracks))] if self.random_mix else self.tracks[index // self.samples_per_track]
-            start = randint(track.frames - self.frames + 1)
+            if self.random_mix or s == SOURCES[0]:  # without random_mix: one excerpt of the real mix
+                start = randint(track.frames - self.frames + 1)
             x = torch.from_numpy(read_stem(track, s, start, self.frames))
             if self.gain_range is not None:
                 lo, hi = self.gain_range
@@ -181,6 +192,12 @@ class FixedExcerpts(Dataset):
 
     def name(self, index: int) -> str:
         return self.tracks[index].name
+
+    @property
+    def equal_lengths(self) -> bool:
+        """Whether every item has the same length (so items can be batched): tracks shorter than
+        ``seconds`` come whole."""
+        return len({t.frames if self.frames is None else min(self.frames, t.frames) for t in self.tracks}) <= 1
 
 
 __all__ = ["RandomExcerpts", "FixedExcerpts", "SeededSampler", "TARGETS"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,39 @@ def musdb_validation_tracks() -> list[str]:
 VALID_LIST = "valid.txt"
 
 
+def read_manifest(root: str) -> dict | None:
+    """``<root>/render.json`` of a render made by sliceq22, or ``None`` where there is none.
+
+    Raises:
+        ValueError: the file is not a JSON object (naming it).
+    """
+    path = os.path.join(root, "render.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable render manifest ({exc}): re-render into a new folder") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path} is not a render manifest (a JSON object): re-render into a new folder")
+    return manifest
+
+
+def _check_render(root: str, manifest: dict) -> None:
+    """An embedded render is read only when it is finished and every track it lists is there."""
+    if "tracks" not in manifest:
+        return
+    if not manifest.get("complete"):
+        raise ValueError(f"{root} holds an unfinished render (render.json: complete=false): run the same render "
+                         f"again to finish it (it resumes) before reading it")
+    missing = [t.get("name") for t in manifest["tracks"] if not os.path.isdir(os.path.join(root, str(t.get("subset")), str(t.get("name"))))]
+    if missing:
+        shown = ", ".join(map(str, missing[:4])) + (" ..." if len(missing) > 4 else "")
+        raise ValueError(f"{root}/render.json lists {len(missing)} track(s) that are not on disk ({shown}): "
+                         f"render into a new folder")
+
+
 def _valid_names(root: str, train_names: list[str]) -> set[str]:
     """The validation tracks among ``train/``'s, by the first rule that applies:
 
@@ -74,10 +108,12 @@ def _valid_names(root: str, train_names: list[str]) -> set[str]:
     4. otherwise (other data in the MUSDB layout) the same rule the embedded renders use:
        every sixth training track by sorted name, starting with the second.
     """
-    manifest = os.path.join(root, "render.json")
-    if os.path.isfile(manifest):  # the embedded dataset
-        with open(manifest) as fh:
-            return {t["name"] for t in json.load(fh)["tracks"] if t["valid"]}
+    manifest = read_manifest(root)
+    if manifest is not None and "tracks" in manifest:  # the embedded dataset
+        if os.path.isfile(os.path.join(root, VALID_LIST)):
+            warnings.warn(f"{root} is an embedded render: its render.json decides the validation tracks and "
+                          f"{VALID_LIST} there is ignored", stacklevel=3)
+        return {t["name"] for t in manifest["tracks"] if t["valid"]}
     listed = os.path.join(root, VALID_LIST)
     if os.path.isfile(listed):
         with open(listed) as fh:
@@ -96,15 +132,18 @@ def check_track(path: str, sample_rate: int, mono_to_stereo: bool = False) -> Tr
     """Check one track folder and describe it.
 
     Raises:
-        ValueError: a missing or empty stem, a sample rate other than ``sample_rate``, stems of
-            unequal length, or a mono stem (unless ``mono_to_stereo``), naming the file.
+        ValueError: a missing, unreadable or empty stem, a sample rate other than ``sample_rate``,
+            stems of unequal length, or a mono stem (unless ``mono_to_stereo``), naming the file.
     """
     frames, channels = None, {}
     for stem in ("mixture",) + SOURCES:
         f = os.path.join(path, f"{stem}.wav")
         if not os.path.isfile(f):
             raise ValueError(f"missing stem {stem}.wav in {path}")
-        info = sf.info(f)
+        try:
+            info = sf.info(f)
+        except (RuntimeError, OSError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+            raise ValueError(f"cannot read {f} as audio: {exc}") from None
         if info.frames == 0:
             raise ValueError(f"{f} holds no audio")
         if info.samplerate != sample_rate:
@@ -157,6 +196,9 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
         raise ValueError(f"data root {root} does not exist (render the embedded set or point data.root at MUSDB18-HQ)")
     if not any(os.path.isdir(os.path.join(root, s)) for s in ("train", "test")):
         raise ValueError(f"{root} is not MUSDB18-HQ-like: it has neither a train/ nor a test/ folder")
+    manifest = read_manifest(root)
+    if manifest is not None:
+        _check_render(root, manifest)
     folder = os.path.join(root, "test" if subset == "test" else "train")
     entries = list_entries(folder, "dir") if os.path.isdir(folder) else []
     names = [d for d in entries if not d.endswith(".partial")]  # an interrupted render is no track
@@ -187,6 +229,9 @@ def read_stem(track: Track, stem: str, start: int = 0, frames: int | None = None
     if not 0 <= start < stop <= track.frames:
         raise ValueError(f"excerpt [{start}, {stop}) outside {track.name} ({track.frames} frames)")
     data, _ = sf.read(track.file(stem), start=start, stop=stop, dtype="float32", always_2d=True)
+    if not np.isfinite(data).all():  # would surface only as a NaN loss mid-epoch
+        bad = int(np.flatnonzero(~np.isfinite(data).all(1))[0]) + start
+        raise ValueError(f"{track.file(stem)} holds NaN or infinite samples (first at frame {bad})")
     if data.shape[1] == 1:
         data = np.repeat(data, 2, axis=1)
     return np.ascontiguousarray(data.T)

@@ -89,6 +89,9 @@ def check_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFAUL
     if wide:
         raise ValueError(f"{os.path.join(song_dir, wide[0])} has {infos[wide[0]].channels} channels; expected mono or stereo stems")
     stems = {f: classify(f, table, unknown) for f in files}
+    if all(t is None for t in stems.values()):  # would convert to an all-silent track
+        raise ValueError(f"no stem of {song_dir} matches a target ({', '.join(sorted(stems))}): add patterns to the "
+                         f"table or use --unknown other")
     (rate,), (frames,) = rates, lengths
     return {"dst": dst, "rate": rate, "frames": frames, "stems": {f: t for f, t in stems.items() if t is not None}}
 

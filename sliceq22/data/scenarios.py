@@ -67,7 +67,7 @@ def _params(kind: str, n: int, seed: int, sample_rate: int, soundfont: bytes, **
 
 def render_bach10(root: str, pieces: int = 10, seed: int = 0, sample_rate: int = 44100, soundfont: str | None = None) -> dict:
     """Render Bach10-style pieces (see the module docstring). Returns the manifest."""
-    check_render_args(sample_rate, pieces=pieces)
+    check_render_args(sample_rate, seed=seed, pieces=pieces)
     sf_bytes = open(soundfont or default_soundfont(), "rb").read()
     params = _params("bach10", pieces, seed, sample_rate, sf_bytes)
     existing = claim_root(root, params)
@@ -77,6 +77,7 @@ def render_bach10(root: str, pieces: int = 10, seed: int = 0, sample_rate: int =
     scores = bach_chorales(pieces, seed)
     manifest = {"params": params, "complete": False, "pieces": []}
     os.makedirs(root, exist_ok=True)
+    _write_json(os.path.join(root, "render.json"), manifest)  # claims the root: an interrupted render resumes
     for i, score in enumerate(scores):
         tempo = TempoMap(float(rng.uniform(60, 88)), lead_in=0.5, depth=0.05, seed=int(rng.integers(2**31)))
         seconds = float(tempo.seconds(score.beats)[0]) + 1.5
@@ -90,8 +91,7 @@ def render_bach10(root: str, pieces: int = 10, seed: int = 0, sample_rate: int =
         folder = os.path.join(root, name)
         if not (os.path.isfile(os.path.join(folder, "mix.wav")) and os.path.isfile(os.path.join(folder, "notes.json"))):
             audio = _peak_normalise(_render(parts, seconds, sample_rate, sf_bytes), 0.8, "mix")
-            write_track(folder, audio, sample_rate)
-            _write_json(os.path.join(folder, "notes.json"), notes)
+            write_track(folder, audio, sample_rate, {"notes.json": json.dumps(notes, indent=2)})
     manifest["complete"] = True
     _write_json(os.path.join(root, "render.json"), manifest)
     return manifest
@@ -113,9 +113,9 @@ def _orchestra(score: Score, tempo: TempoMap) -> list[Part]:
     return strings + [cello, basses, flute]
 
 
-def _beats_file(path: str, times: np.ndarray) -> None:
-    with open(path, "w") as fh:
-        fh.write("\n".join(f"{t:.6f}" for t in times) + "\n")
+def _beats_text(times: np.ndarray) -> str:
+    """A ``.beats`` file's text: one time in seconds per line."""
+    return "\n".join(f"{t:.6f}" for t in times) + "\n"
 
 
 def render_alignment(
@@ -128,7 +128,7 @@ def render_alignment(
     soundfont: str | None = None,
 ) -> dict:
     """Render piano/orchestra alignment scenarios (see the module docstring). Returns the manifest."""
-    check_render_args(sample_rate, scenarios=scenarios)
+    check_render_args(sample_rate, seed=seed, scenarios=scenarios)
     sf_bytes = open(soundfont or default_soundfont(), "rb").read()
     params = _params("alignment", scenarios, seed, sample_rate, sf_bytes, piano_db=piano_db, stretch_range=list(stretch_range))
     existing = claim_root(root, params)
@@ -139,6 +139,7 @@ def render_alignment(
     scores = bach_chorales(max(1, (scenarios + 1) // 2), seed)
     manifest = {"params": params, "complete": False, "scenarios": []}
     os.makedirs(root, exist_ok=True)
+    _write_json(os.path.join(root, "render.json"), manifest)  # claims the root: an interrupted render resumes
     for i in range(scenarios):
         score: Score = scores[i % len(scores)]
         bpm = float(rng.uniform(56, 84))
@@ -148,21 +149,6 @@ def render_alignment(
         }
         beats = np.arange(int(np.floor(score.beats)) + 1, dtype=np.float64)
 
-        out = {}
-        for rec, tempo in maps.items():
-            seconds = float(tempo.seconds(score.beats)[0]) + 2.0
-            parts = ([_piano(score, tempo, piano_db)] if "p" in rec else []) + (_orchestra(score, tempo) if "o" in rec else [])
-            audio = _render(parts, seconds, sample_rate, sf_bytes)
-            if "o" in rec:  # the orchestra as one stem at 0 dB active loudness
-                orch = sum(v for k, v in audio.items() if k != "piano")
-                audio = {k: v for k, v in audio.items() if k == "piano"}
-                audio["orchestra"] = orch / max(active_rms(orch, sample_rate), 1e-12)
-            out[rec] = sum(audio.values())
-        peak = max(np.abs(a).max() for a in out.values())
-        folder = os.path.join(root, f"s{i + 1}")
-        write_track(folder, {rec: (a * (0.8 / peak)).astype(np.float32) for rec, a in out.items()}, sample_rate)
-        for rec, tempo in maps.items():
-            _beats_file(os.path.join(folder, f"{rec}.beats"), tempo.seconds(beats))
         info = {
             "piece": score.name,
             "beats": len(beats),
@@ -174,7 +160,23 @@ def render_alignment(
             "piano_db_vs_orchestra": piano_db,
             "sample_rate": sample_rate,
         }
-        _write_json(os.path.join(folder, "scenario.info"), info)
+        folder = os.path.join(root, f"s{i + 1}")
+        files = [f"{rec}.wav" for rec in maps] + [f"{rec}.beats" for rec in maps] + ["scenario.info"]
+        if not all(os.path.isfile(os.path.join(folder, f)) for f in files):  # else rendered before an interruption
+            out = {}
+            for rec, tempo in maps.items():
+                seconds = float(tempo.seconds(score.beats)[0]) + 2.0
+                parts = ([_piano(score, tempo, piano_db)] if "p" in rec else []) + (_orchestra(score, tempo) if "o" in rec else [])
+                audio = _render(parts, seconds, sample_rate, sf_bytes)
+                if "o" in rec:  # the orchestra as one stem at 0 dB active loudness
+                    orch = sum(v for k, v in audio.items() if k != "piano")
+                    audio = {k: v for k, v in audio.items() if k == "piano"}
+                    audio["orchestra"] = orch / max(active_rms(orch, sample_rate), 1e-12)
+                out[rec] = sum(audio.values())
+            peak = max(np.abs(a).max() for a in out.values())
+            extras = {f"{rec}.beats": _beats_text(tempo.seconds(beats)) for rec, tempo in maps.items()}
+            extras["scenario.info"] = json.dumps(info, indent=2)
+            write_track(folder, {rec: (a * (0.8 / peak)).astype(np.float32) for rec, a in out.items()}, sample_rate, extras)
         manifest["scenarios"].append({"name": f"s{i + 1}", **info})
     manifest["complete"] = True
     _write_json(os.path.join(root, "render.json"), manifest)

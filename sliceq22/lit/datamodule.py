@@ -52,7 +52,7 @@ class MusicDataModule(L.LightningDataModule):
         render: dict | None = None,
     ):
         super().__init__()
-        self.root, self.targets = root, tuple(targets)
+        self.root, self.targets = root, ((targets,) if isinstance(targets, str) else tuple(targets))  # data.targets=vocals
         self.seconds, self.samples_per_track = seconds, samples_per_track
         self.batch_size, self.num_workers, self.valid_seconds = batch_size, num_workers, valid_seconds
         self.augment = dict(random_mix=random_mix, gain_range=tuple(gain_range) if gain_range else None, channel_swap=channel_swap)
@@ -117,7 +117,9 @@ class MusicDataModule(L.LightningDataModule):
         return self._loader(self.train_set, self.batch_size, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.valid_set, 1 if self.valid_seconds is None else self.batch_size, train=False)
+        # items of unequal length (whole tracks, or tracks shorter than valid_seconds) go one by one
+        batched = self.valid_seconds is not None and self.valid_set.equal_lengths
+        return self._loader(self.valid_set, self.batch_size if batched else 1, train=False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, 1, train=False)

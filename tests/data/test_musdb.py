@@ -64,6 +64,7 @@ def _copy_track(root, tmp_path):
         ("rate", "expected 44100 Hz"),
         ("mono", "mono where stereo is expected"),
         ("empty", "holds no audio"),
+        ("garbage", "cannot read .*bass.wav as audio"),  # a LibsndfileError: a traceback from train.py
     ],
 )
 def test_broken_tracks_are_named(embedded_root, tmp_path, breakage, match):
@@ -78,6 +79,8 @@ def test_broken_tracks_are_named(embedded_root, tmp_path, breakage, match):
         sf.write(bass, data, 22050, subtype="FLOAT")
     elif breakage == "mono":
         sf.write(bass, data[:, 0], sr, subtype="FLOAT")
+    elif breakage == "garbage":
+        bass.write_bytes(b"RIFF0000WAVEnot really audio")
     else:
         sf.write(bass, np.zeros((0, 2), np.float32), sr, subtype="FLOAT")
     before = sorted(os.listdir(track))
@@ -111,7 +114,7 @@ def test_a_render_without_validation_tracks_says_how_many_to_render(tmp_path):
     assert plan_split(2)[1] == [] and plan_split(3)[1]  # the number the message gives
     root = tmp_path / "data"
     (root / "train" / "only").mkdir(parents=True)
-    (root / "render.json").write_text('{"tracks": [{"name": "only", "valid": false}]}')
+    (root / "render.json").write_text('{"complete": true, "tracks": [{"name": "only", "subset": "train", "valid": false}]}')
     with pytest.raises(ValueError, match=r"no validation tracks .*data.render.tracks=3"):
         find_tracks(str(root), "valid")
 
@@ -138,3 +141,90 @@ def test_fixed_excerpts_use_the_tracks_mixture(embedded_root):
     assert mix.shape == (2, 88200) and tgt.shape == (4, 2, 88200)
     torch.testing.assert_close(tgt.sum(0), mix, atol=1e-6, rtol=0)
     assert FixedExcerpts(embedded_root, "valid")[0][0].shape == (2, 4 * 44100)  # whole track
+
+
+def _copy_render(embedded_root, tmp_path):
+    dst = tmp_path / "render"
+    shutil.copytree(embedded_root, dst)
+    return dst
+
+
+def test_unfinished_or_incomplete_renders_are_refused(embedded_root, tmp_path):
+    """A render killed midway (render.json complete=false) or missing a listed track was read as
+    if complete: training on 1 of 3 tracks, or a wrong hint about validation tracks."""
+    import json
+
+    root = _copy_render(embedded_root, tmp_path)
+    manifest = json.loads((root / "render.json").read_text())
+    (root / "render.json").write_text(json.dumps({**manifest, "complete": False}))
+    with pytest.raises(ValueError, match="unfinished render.*run the same render again"):
+        find_tracks(str(root), "train")
+    (root / "render.json").write_text(json.dumps(manifest))
+    gone = next(t for t in manifest["tracks"] if t["subset"] == "train")
+    shutil.rmtree(root / "train" / gone["name"])
+    with pytest.raises(ValueError, match="lists 1 track.*not on disk"):
+        find_tracks(str(root), "train")
+    (root / "render.json").write_text("{not json")
+    with pytest.raises(ValueError, match="render.json is not a readable render manifest"):
+        find_tracks(str(root), "train")
+
+
+def test_nan_samples_are_named_when_read(embedded_root, tmp_path):
+    track = _copy_track(embedded_root, tmp_path)
+    data, sr = sf.read(track / "vocals.wav", dtype="float32")
+    data[1000, 1] = np.nan
+    sf.write(track / "vocals.wav", data, sr, subtype="FLOAT")
+    (t,) = find_tracks(str(tmp_path / "data"), "train")
+    with pytest.raises(ValueError, match="vocals.wav holds NaN or infinite samples .first at frame 1000"):
+        read_stem(t, "vocals", 0, 2000)
+
+
+def test_without_random_mix_an_item_is_an_excerpt_of_the_real_mix(embedded_root):
+    """Every source was read at its own random offset even with random_mix=False."""
+    ds = RandomExcerpts(embedded_root, seconds=1.0, samples_per_track=2, random_mix=False, gain_range=None, channel_swap=False)
+    mix, targets = ds[(0, 7)]
+    torch.testing.assert_close(targets.sum(0), mix)
+    track = ds.tracks[0]
+    full = torch.from_numpy(read_stem(track, "mixture"))
+    hits = [s for s in range(0, track.frames - ds.frames + 1, 1) if torch.allclose(full[:, s : s + 8], mix[:, :8], atol=1e-6)]
+    assert hits and torch.allclose(full[:, hits[0] : hits[0] + ds.frames], mix, atol=1e-5)
+
+
+def test_target_and_gain_arguments(embedded_root):
+    ds = RandomExcerpts(embedded_root, seconds=1.0, targets="vocals")  # data.targets=vocals on a command line
+    assert ds.targets == ("vocals",)
+    with pytest.raises(ValueError, match="twice"):
+        RandomExcerpts(embedded_root, seconds=1.0, targets=("vocals", "vocals"))
+    with pytest.raises(ValueError, match="no targets"):
+        RandomExcerpts(embedded_root, seconds=1.0, targets=())
+    with pytest.raises(ValueError, match="gain_range"):
+        RandomExcerpts(embedded_root, seconds=1.0, gain_range=(1.25, 0.25))
+
+
+def test_valid_txt_beside_a_render_is_reported_as_ignored(embedded_root, tmp_path):
+    root = _copy_render(embedded_root, tmp_path)
+    (root / "valid.txt").write_text("nothing here\n")
+    with pytest.warns(UserWarning, match="valid.txt there is ignored"):
+        find_tracks(str(root), "valid")
+
+
+def test_validation_items_of_unequal_length_are_not_batched(embedded_root, tmp_path):
+    """A validation track shorter than valid_seconds comes whole: batching it with longer ones
+    raised 'stack expects each tensor to be equal size'."""
+    from sliceq22.lit.datamodule import MusicDataModule
+
+    src = find_tracks(embedded_root, "train")[:2]
+    for i, t in enumerate(src):
+        dst = tmp_path / "data" / "train" / f"T{i}"
+        shutil.copytree(t.path, dst)
+        if i == 0:
+            for f in dst.iterdir():
+                data, sr = sf.read(f, dtype="float32")
+                sf.write(f, data[: 2 * sr], sr, subtype="FLOAT")
+    (tmp_path / "data" / "valid.txt").write_text("T0\nT1\n")
+    shutil.copytree(src[1].path, tmp_path / "data" / "train" / "T2")  # the training track
+    dm = MusicDataModule(str(tmp_path / "data"), seconds=1.0, batch_size=2, valid_seconds=3.0, num_workers=0, targets="vocals")
+    dm.setup("fit")
+    assert dm.targets == ("vocals",)
+    lengths = [mix.shape[-1] for mix, _ in dm.val_dataloader()]
+    assert sorted(lengths) == [2 * 44100, 3 * 44100]

@@ -88,3 +88,12 @@ def test_cli_checks_every_song_before_writing_any(tmp_path):
     (bad / "Junk.wav").unlink()
     main([str(tmp_path / "raw"), str(dst), "--unknown", "other"])  # the retry works
     assert sorted(os.listdir(dst / "train")) == ["Artist - Song", "B - Other"]
+
+
+def test_a_song_whose_stems_are_all_skipped_is_refused(tmp_path):
+    """--unknown skip converted it to an all-silent track."""
+    from sliceq22.data.onair import check_song
+
+    song = _song(tmp_path, {"Mystery.wav": 1})
+    with pytest.raises(ValueError, match="no stem .* matches a target"):
+        check_song(song, str(tmp_path / "dst"), unknown="skip")

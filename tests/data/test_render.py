@@ -76,7 +76,7 @@ def test_reuse_refuse_and_resume(tmp_path):
 def test_refuses_a_foreign_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("precious")
     with pytest.raises(ValueError, match="not a sliceq22 render"):
-        render_dataset(str(tmp_path), tracks=1, seconds=1.0, progress=False)
+        render_dataset(str(tmp_path), tracks=1, seconds=2.0, progress=False)
     assert (tmp_path / "mine.txt").read_text() == "precious" and len(os.listdir(tmp_path)) == 1
 
 
@@ -87,7 +87,7 @@ def test_bad_arguments_claim_nothing(tmp_path):
     from sliceq22.data.scenarios import render_alignment, render_bach10
 
     root = tmp_path / "r"
-    for kwargs, needle in ((dict(seconds=0.01), "seconds must be >= 0.5"), (dict(sample_rate=0), "sample_rate must be"),
+    for kwargs, needle in ((dict(seconds=1.0), "seconds must be >= 2"), (dict(seed=-1), "seed must be"), (dict(sample_rate=0), "sample_rate must be"),
                            (dict(tracks=0), "tracks must be")):
         with pytest.raises(ValueError, match=needle):
             render_dataset(str(root), **{**dict(tracks=2, seconds=2.0, progress=False), **kwargs})

@@ -89,3 +89,35 @@ def test_bach10_stems_sum_to_mix_and_notes_match(tmp_path):
     assert render_bach10(root, pieces=1, seed=2) == json.load(open(os.path.join(root, "render.json")))  # reused
     with pytest.raises(ValueError, match="already holds a render"):
         render_bach10(root, pieces=2, seed=2)
+
+
+def test_an_interrupted_alignment_render_resumes(tmp_path, monkeypatch):
+    """render.json was written only at the end, so the retry after an interruption was refused
+    as a foreign folder; now it resumes and gives the same scenarios."""
+    import sliceq22.data.scenarios as scenarios
+
+    real, calls = scenarios.write_track, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    root = str(tmp_path / "a")
+    monkeypatch.setattr(scenarios, "write_track", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render_alignment(root, scenarios=2, seed=1, sample_rate=8000)
+    assert os.path.isfile(os.path.join(root, "s1", "p.beats")) and not os.path.isdir(os.path.join(root, "s2"))
+    from sliceq22.align.runner import scenario_dirs
+
+    with pytest.raises(ValueError, match="unfinished render"):
+        scenario_dirs(root)
+    monkeypatch.setattr(scenarios, "write_track", real)
+    manifest = render_alignment(root, scenarios=2, seed=1, sample_rate=8000)
+    assert manifest["complete"] and [s["name"] for s in manifest["scenarios"]] == ["s1", "s2"]
+    fresh = render_alignment(str(tmp_path / "b"), scenarios=2, seed=1, sample_rate=8000)
+    assert fresh["scenarios"] == manifest["scenarios"]
+    for f in ("s1/po.wav", "s2/po.wav"):  # samples (float wav headers carry a write time)
+        np.testing.assert_array_equal(sf.read(os.path.join(root, f))[0], sf.read(os.path.join(str(tmp_path / "b"), f))[0])
+    assert open(os.path.join(root, "s2", "o.beats")).read() == open(os.path.join(str(tmp_path / "b"), "s2", "o.beats")).read()
