@@ -156,7 +156,15 @@ def evaluate_track(
 
     def run(group: list[str], keep: list[str]) -> None:
         ref = torch.stack([torch.as_tensor(references[t]).double().T for t in group])
-        est = torch.stack([torch.as_tensor(estimates[t], device=ref.device).double().T for t in group])
+        ests = []
+        for t in group:  # checked per target, so a message can name it
+            e = torch.as_tensor(estimates[t], device=ref.device).double()
+            if e.dim() != 2 or e.shape[0] != ref.shape[-1]:
+                raise ValueError(f"the {t} estimate has shape {tuple(e.shape)}; its reference is ({ref.shape[-1]}, samples)")
+            if not torch.isfinite(e).all():
+                raise ValueError(f"the {t} estimate contains NaN or infinite samples")
+            ests.append(_pad_or_truncate(e.T, ref.shape[1]))  # lengths may differ per target
+        est = torch.stack(ests)
         sdr, isr, sir, sar = bss_eval(ref, est, win=int(win * sample_rate), hop=int(hop * sample_rate), device=device)
         # as BSS Eval (museval's pad_or_truncate): a short estimate is zero-padded, not the
         # reference cut to it (which ignored a missing tail and scored half an estimate +17 dB)

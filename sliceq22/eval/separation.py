@@ -171,13 +171,14 @@ def evaluate_separator(
         separator = separator.to(device)
     method = name or type(separator).__name__
     fingerprint = {"separator": config if config is not None else method, "root": os.path.abspath(root), "subset": subset,
-                   "seconds": seconds, "targets": list(separator.targets)}
+                   "seconds": seconds, "targets": list(separator.targets), "files": _file_stamps(config)}
     claim_out_dir(out_dir, fingerprint, subset, overwrite)
-    scores = []
+    scores, reused = [], 0
     for track in tracks:
         path = _json_path(out_dir, track)
         if os.path.exists(path) and not overwrite:
             scores.append(TrackScores.load(path))
+            reused += 1
             continue
         mix, refs = load_references(track, separator.targets, seconds)
         keep = _audible(refs, track.name)
@@ -197,16 +198,48 @@ def evaluate_separator(
                            track.sample_rate, overwrite=overwrite)
         log.info("%s\n%s", track.name, track_scores)
         scores.append(track_scores)
+    if reused:
+        log.info("reused the scores of %d track(s) this run wrote before in %s (overwrite=true recomputes them)", reused, out_dir)
     summary = summarise(out_dir, scores, method, {"seconds": seconds, "subset": subset, "left_out": _left_out(scores, separator.targets)})
     log.info("%s on %d %s tracks:\n%s", method, len(scores), subset, format_table({method: summary["sigsep"]}))
     return summary
 
 
 def _score(track: Track, refs: Mapping[str, Tensor], est: Mapping[str, Tensor], device) -> TrackScores:
+    names = list(refs)
+    if len(names) < 2 and not {"vocals", "accompaniment"} <= set(names):
+        # e.g. vocals/accompaniment on an instrumental: BSS Eval needs an interfering source
+        log.warning("%s: fewer than two audible targets (%s): BSS Eval is undefined; the track is left out", track.name,
+                    ", ".join(names) or "none")
+        return TrackScores(track.name)
     try:
         return evaluate_track(refs, est, track.sample_rate, track.name, device=device)
     except ValueError as exc:  # BSS Eval's message knows indices, not tracks and targets
         raise ValueError(f"{track.name} (targets {', '.join(refs)}): {exc}") from exc
+
+
+def _file_stamps(config) -> dict[str, list[int]]:
+    """``{path: [size, mtime_ns]}`` of every existing file a config names (a checkpoint), so that
+    scores of a checkpoint overwritten in place are not taken for the new one's."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, Mapping):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v)
+        elif isinstance(node, (str, os.PathLike)) and os.path.isfile(node):
+            st = os.stat(node)
+            found[os.path.abspath(node)] = [st.st_size, st.st_mtime_ns]
+
+    walk(config)
+    return found
+
+
+def _stamps(paths: Mapping[str, str]) -> dict[str, list[int]]:
+    return {k: [os.stat(p).st_size, os.stat(p).st_mtime_ns] for k, p in paths.items()}
 
 
 def _left_out(scores: Sequence[TrackScores], targets: Sequence[str]) -> dict[str, list[str]]:
@@ -261,17 +294,25 @@ def evaluate_estimates(
     fingerprint = {"estimates": os.path.abspath(estimates_dir), "root": os.path.abspath(root), "subset": subset,
                    "targets": list(targets)}
     claim_out_dir(out_dir, fingerprint, subset, overwrite)
-    scores = []
+    scores, reused = [], 0
     for track in tracks:
         folder = next((d for d in (os.path.join(estimates_dir, track.subset, track.name), os.path.join(estimates_dir, track.name))
                        if os.path.isdir(d)), None)
         if folder is None:
             continue
         path = _json_path(out_dir, track)
-        if os.path.exists(path) and not overwrite:
-            scores.append(TrackScores.load(path))
-            continue
         present = [t for t in targets if os.path.isfile(os.path.join(folder, f"{t}.wav"))]
+        # the estimate files' sizes and times beside the scores: changed or added files are scored again
+        stamps = _stamps({t: os.path.join(folder, f"{t}.wav") for t in present})
+        stamp_path = path[: -len(".json")] + ".estimates"
+        fresh = False
+        if os.path.exists(path) and not overwrite and os.path.exists(stamp_path):
+            with open(stamp_path) as fh:
+                fresh = json.load(fh) == stamps
+        if fresh:
+            scores.append(TrackScores.load(path))
+            reused += 1
+            continue
         if len(present) < len(targets):
             log.warning("%s: no estimate for %s in %s: left out of this track's scores", track.name,
                         ", ".join(t for t in targets if t not in present), folder)
@@ -279,8 +320,12 @@ def evaluate_estimates(
         keep = _audible(refs, track.name)
         est = {t: _read_estimate(os.path.join(folder, f"{t}.wav"), track) for t in keep}
         track_scores = _score(track, {t: refs[t] for t in keep}, est, device)
-        track_scores.save(path, overwrite=overwrite)
+        track_scores.save(path, overwrite=True)  # this run's own (claim_out_dir checked): stale, or new
+        with open(stamp_path, "w") as fh:
+            json.dump(stamps, fh)
         scores.append(track_scores)
+    if reused:
+        log.info("reused the scores of %d track(s) whose estimate files have not changed since", reused)
     if not scores:
         raise ValueError(f"no estimates for any {subset} track of {root} under {estimates_dir} "
                          f"(expected {estimates_dir}/{subset}/<track>/<target>.wav)")

@@ -84,3 +84,21 @@ def test_mdx_sdr_zero_pads_a_short_estimate(music3):
     padded = torch.stack([torch.nn.functional.pad(half[k], (0, x.shape[1] - half[k].shape[1])).T for k in refs])
     expected = sdr_mdx(torch.stack([refs[k].T for k in refs]), padded)
     assert s.mdx["drums"] == pytest.approx(float(expected[0])) and s.mdx["drums"] < 5
+
+
+def test_estimates_of_different_lengths_and_bad_channels_per_target():
+    """One estimate 100 samples short was a torch.stack RuntimeError (a traceback from the CLI)."""
+    from sliceq22.data.synth import synth_mixture
+    from sliceq22.eval.scores import evaluate_track
+
+    refs = {t: torch.from_numpy(synth_mixture(1.5, 8000, seed=i)[:2]).double() for i, t in enumerate(("drums", "bass", "vocals"))}
+    ests = {t: 0.8 * r + 0.1 * sum(refs.values()) for t, r in refs.items()}
+    whole = evaluate_track(refs, ests, 8000)
+    short = dict(ests, bass=ests["bass"][:, :-100])
+    padded = dict(ests, bass=torch.nn.functional.pad(ests["bass"][:, :-100], (0, 100)))
+    assert evaluate_track(refs, short, 8000).medians() == evaluate_track(refs, padded, 8000).medians()
+    assert whole.medians()["drums"]["SDR"] > 0
+    with pytest.raises(ValueError, match="the bass estimate has shape"):
+        evaluate_track(refs, dict(ests, bass=ests["bass"][:1]), 8000)
+    with pytest.raises(ValueError, match="the vocals estimate contains NaN"):
+        evaluate_track(refs, dict(ests, vocals=ests["vocals"] * float("nan")), 8000)

@@ -122,3 +122,55 @@ def test_left_out_targets_are_in_the_summary_and_errors_name_the_track(embedded_
     sf.write(track_dir / "drums.wav", data, rate, subtype="FLOAT")
     with pytest.raises(ValueError, match="drums.wav contains NaN"):
         evaluate_estimates(embedded_root, str(est), str(tmp_path / "c"))
+
+
+def test_changed_or_added_estimate_files_are_scored_again(embedded_root, oracle_run, tmp_path, caplog):
+    """The scores of a folder were reused after its files were replaced (the mixture as every
+    estimate kept the oracle's numbers); an estimate added later was never scored."""
+    import logging
+    import shutil
+
+    import soundfile as sf
+
+    out, summary = oracle_run
+    est = shutil.copytree(os.path.join(out, "estimates"), tmp_path / "est")
+    track_dir = next(p for p in (est / "test").iterdir())
+    (track_dir / "bass.wav").unlink()
+    first = evaluate_estimates(embedded_root, str(est), str(tmp_path / "s"))
+    assert "bass" not in first["sigsep"] or first["left_out"]
+    with caplog.at_level(logging.INFO, logger="sliceq22.eval.separation"):
+        again = evaluate_estimates(embedded_root, str(est), str(tmp_path / "s"))
+    assert again["sigsep"] == first["sigsep"] and "reused the scores of 1 track" in caplog.text
+    mix, rate = sf.read(os.path.join(embedded_root, "test", track_dir.name, "mixture.wav"))
+    for t in ("drums", "bass", "other", "vocals"):
+        sf.write(track_dir / f"{t}.wav", mix, rate, subtype="FLOAT")
+    changed = evaluate_estimates(embedded_root, str(est), str(tmp_path / "s"))
+    assert changed["left_out"] == {} and changed["sigsep"]["vocals"]["SDR"] < summary["sigsep"]["vocals"]["SDR"] - 3
+
+
+def test_a_track_with_one_audible_target_is_left_out_not_fatal(embedded_root, tmp_path):
+    """vocals/accompaniment on an instrumental: BSS Eval needs two targets; the whole run died."""
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    root = tmp_path / "root"
+    shutil.copytree(embedded_root, root)
+    track = next((root / "test").iterdir())
+    data, rate = sf.read(track / "vocals.wav")
+    sf.write(track / "vocals.wav", np.zeros_like(data), rate, subtype="FLOAT")
+    mix = sum(sf.read(track / f"{s}.wav")[0] for s in ("drums", "bass", "other"))
+    sf.write(track / "mixture.wav", mix, rate, subtype="FLOAT")
+    res = evaluate_separator(MixtureAsEstimate(("vocals", "accompaniment"), scale=0.5), str(root), str(tmp_path / "o"))
+    assert res["left_out"] == {track.name: ["vocals", "accompaniment"]}
+
+
+def test_a_checkpoint_replaced_in_place_is_not_taken_for_the_old_one(embedded_root, tmp_path):
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"one")
+    sep = MixtureAsEstimate()
+    evaluate_separator(sep, embedded_root, str(tmp_path / "o"), config={"ckpt": str(ckpt)}, max_tracks=1)
+    ckpt.write_bytes(b"a retrained model")
+    with pytest.raises(ValueError, match="differs in files"):
+        evaluate_separator(sep, embedded_root, str(tmp_path / "o"), config={"ckpt": str(ckpt)}, max_tracks=1)
