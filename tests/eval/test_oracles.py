@@ -100,3 +100,15 @@ def test_mixture_baseline(parts):
     mix = sum(parts.values())
     out = MixtureAsEstimate(("a", "b"), scale=0.5).separate(mix)
     assert torch.equal(out["b"], mix * 0.5)
+
+
+@pytest.mark.parametrize("method", ["irm1", "irm2", "ibm1", "ibm2"])
+def test_masks_do_not_depend_on_the_input_level(parts, method):
+    """With an absolute eps IRM2/IBM2 on the sliCQT lost up to 2.3 dB at -100 dB input."""
+    mix = sum(parts.values())
+    sep = Oracle(_transforms()["slicqt"], method, targets=tuple(parts))
+    loud = sep.separate(mix, parts)
+    g = 1e-5
+    quiet = sep.separate(mix * g, {k: v * g for k, v in parts.items()})
+    for k in parts:
+        assert ((quiet[k] / g - loud[k]).norm() / loud[k].norm()).item() < 1e-6
