@@ -78,9 +78,9 @@ def read_manifest(root: str) -> dict | None:
         with open(path) as fh:
             manifest = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable render manifest ({exc}): re-render into a new folder") from None
+        raise ValueError(f"{path} is not a readable render manifest ({exc}): render into another folder") from None
     if not isinstance(manifest, dict):
-        raise ValueError(f"{path} is not a render manifest (a JSON object): re-render into a new folder")
+        raise ValueError(f"{path} is not a render manifest (a JSON object): render into another folder")
     return manifest
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from .corpus import bach_chorales
+from .musdb import read_manifest
 from .songs import STEMS, Part, Song, compose_chorale_song, compose_song
 
 MANIFEST = "render.json"
@@ -269,15 +270,8 @@ def claim_root(root: str, params: dict) -> dict | None:
     Raises:
         ValueError: ``root`` holds another render or foreign files.
     """
-    manifest_path = os.path.join(root, MANIFEST)
-    if os.path.isfile(manifest_path):
-        try:
-            with open(manifest_path) as fh:
-                manifest = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{manifest_path} is not a readable render manifest ({exc}): use another root") from None
-        if not isinstance(manifest, dict):
-            raise ValueError(f"{manifest_path} is not a render manifest (a JSON object): use another root")
+    manifest = read_manifest(root)
+    if manifest is not None:
         if manifest.get("params") != params:
             old = manifest.get("params") or {}
             differ = ", ".join(f"{k} {old.get(k)!r} there, {params.get(k)!r} asked" for k in sorted(set(old) | set(params))
