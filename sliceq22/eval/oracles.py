@@ -101,8 +101,7 @@ class Oracle(nn.Module):
         # eps relative to the mixture's mean coefficient level (|X| for *1, |X|^2 for *2): an
         # absolute one made IRM2/IBM2 on the sliCQT lose 2 dB at -100 dBFS input
         alpha = 1.0 if self.method.endswith("1") else 2.0
-        count = sum(x.numel() for x in X)
-        level = {a: sum(float(x.abs().pow(a).sum()) for x in X) / count for a in (1.0, 2.0)}
+        level = sum(float(x.abs().pow(alpha).sum()) for x in X) / sum(x.numel() for x in X)
         est_blocks: dict[str, list[Tensor]] = {t: [] for t in self.targets}
         for g, Xg in enumerate(X):
             Sg = [S[t][g] for t in self.targets]
@@ -112,7 +111,7 @@ class Oracle(nn.Module):
                 phase = torch.polar(torch.ones_like(Xg.real), Xg.angle())
                 outs = [s.abs() * phase for s in Sg]
             else:
-                eps = self.eps * level[alpha] + 1e-300
+                eps = self.eps * level + 1e-300
                 P = [s.abs() ** alpha for s in Sg]
                 if self.method.startswith("irm"):
                     model = eps + sum(P)

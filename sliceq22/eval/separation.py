@@ -239,7 +239,8 @@ def _file_stamps(config) -> dict[str, list[int]]:
 
 
 def _stamps(paths: Mapping[str, str]) -> dict[str, list[int]]:
-    return {k: [os.stat(p).st_size, os.stat(p).st_mtime_ns] for k, p in paths.items()}
+    """``{name: [size, mtime_ns]}`` of files."""
+    return {k: [st.st_size, st.st_mtime_ns] for k, st in ((k, os.stat(p)) for k, p in paths.items())}
 
 
 def _left_out(scores: Sequence[TrackScores], targets: Sequence[str]) -> dict[str, list[str]]:
