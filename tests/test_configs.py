@@ -129,3 +129,14 @@ def test_parameter_counts_the_readme_states(overrides, count):
         cfg = compose("train", overrides=overrides)
     module = instantiate(cfg.model)
     assert sum(p.numel() for p in module.parameters()) == count
+
+
+def test_a_mistyped_search_is_an_error():
+    """`optional` made search=slicqt_grd run the default oracle silently, exit 0."""
+    from hydra.errors import MissingConfigException
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        compose("evaluate")
+        compose("evaluate", overrides=["search=slicqt_grid"])
+        with pytest.raises(MissingConfigException):
+            compose("evaluate", overrides=["search=slicqt_grd"])
