@@ -23,11 +23,9 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
     inner = getattr(model, "model", None)  # a LightningModule wrapping the separator
     if inner is not None and hasattr(inner, "separate") and not hasattr(model, "separate"):
         model = inner
-    if wiener_iterations is None:
-        return _separate(audio, sample_rate, model, **kwargs)
-    if not hasattr(model, "wiener_iterations"):
-        if int(wiener_iterations) > 0:
-            raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
+    if wiener_iterations is not None and not hasattr(model, "wiener_iterations") and int(wiener_iterations) > 0:
+        raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
+    if wiener_iterations is None or not hasattr(model, "wiener_iterations"):
         return _separate(audio, sample_rate, model, **kwargs)
     trained, model.wiener_iterations = model.wiener_iterations, int(wiener_iterations)
     try:  # for this call only: the caller's model keeps its own setting
