@@ -46,8 +46,27 @@ def user_errors():
         raise SystemExit(f"error: {exc}") from None
 
 
+class JobError(ValueError):
+    """A user's mistake in one job of a ``-m`` sweep: the sweep goes on with the other jobs and
+    Hydra reports this one (with its overrides) and exits with status 1 at the end."""
+
+
+def _multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:  # not under Hydra
+        return False
+
+
 def run_job(cfg: DictConfig):
-    """``hydra.utils.instantiate(cfg.job)``, with user errors as ``error: ...`` and exit status 1."""
+    """``hydra.utils.instantiate(cfg.job)``, with user errors as ``error: ...`` and exit status 1.
+
+    In a ``-m`` sweep a failing job must not end the sweep: ``SystemExit`` escapes Hydra's
+    launcher, so there the message is printed at once (``error: <overrides>: <message>``) and a
+    :class:`JobError` lets the launcher record the failure and run the remaining jobs."""
     import hydra
 
     try:
@@ -56,4 +75,12 @@ def run_job(cfg: DictConfig):
         message = _user_error(exc)
         if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
+        if _multirun():
+            from hydra.core.hydra_config import HydraConfig
+
+            import logging
+
+            overrides = " ".join(HydraConfig.get().overrides.task)
+            logging.getLogger("sliceq22").error("job failed [%s]: %s", overrides, message)  # console and <job>/*.log
+            raise JobError(message) from None
         raise SystemExit(f"error: {message}") from None

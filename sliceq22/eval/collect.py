@@ -51,6 +51,34 @@ def load_sweep(sweep_dir: str) -> dict[str, dict]:
     return jobs
 
 
+def unfinished_jobs(sweep_dir: str) -> dict[str, list[str]]:
+    """``{job folder: overrides}`` for the jobs of a multirun that wrote no ``summary.json``
+    (failed, e.g. an inadmissible sliCQT, or still running)."""
+    out = {}
+    for ov in sorted(glob.glob(os.path.join(sweep_dir, "*", ".hydra", "overrides.yaml"))):
+        job = os.path.dirname(os.path.dirname(ov))
+        if not os.path.isfile(os.path.join(job, "summary.json")):
+            with open(ov) as fh:
+                out[os.path.basename(job)] = list(yaml.safe_load(fh) or [])
+    return out
+
+
+def _sorted_keys(keys) -> list[str]:
+    """Override values in order of appearance, numerically sorted when all are numbers (null last)."""
+    keys = list(dict.fromkeys(keys))
+
+    def num(k):
+        try:
+            return float(k)
+        except ValueError:
+            return None
+
+    nums = [num(k) for k in keys if k not in ("null", "None")]
+    if nums and all(n is not None for n in nums):
+        return sorted(keys, key=lambda k: (k in ("null", "None"), num(k) if k not in ("null", "None") else 0.0))
+    return keys
+
+
 def _median_over_targets(agg: dict, metric: str) -> float:
     vals = [v[metric] for v in agg.values() if not math.isnan(v[metric])]
     return float(np.median(vals)) if vals else math.nan
@@ -73,6 +101,11 @@ def collect(sweep_dir: str, metric: str = "SDR", plot: bool = True) -> dict:
     md = [f"# {len(jobs)} jobs from {sweep_dir}: median {metric} (dB) per target", "",
           format_table({k: {**table[k], "median": {metric: _median_over_targets(table[k], metric)}} for k in ranked}, metric),
           "", "best per target: " + "; ".join(f"{t}: {k} ({table[k][t][metric]:.2f})" for t, k in best.items())]
+    failed = unfinished_jobs(sweep_dir)
+    if failed:
+        result["unfinished"] = failed
+        md += ["", f"{len(failed)} jobs did not finish (no summary.json; their reason is in <job>/*.log): "
+               + "; ".join(f"{name}: {' '.join(ov)}" for name, ov in failed.items())]
     with open(os.path.join(sweep_dir, "collected.md"), "w") as fh:
         fh.write("\n".join(md) + "\n")
     with open(os.path.join(sweep_dir, "collected.json"), "w") as fh:
@@ -96,8 +129,14 @@ def pivot(sweep_dir: str, rows: str, cols: str, metric: str = "SDR") -> str:
         if rows not in ov or cols not in ov:
             raise ValueError(f"job {label!r} lacks the override {rows!r} or {cols!r} (its overrides: {', '.join(ov) or 'none'})")
         cells[(ov[rows], ov[cols])] = summary["sigsep"]
-    row_keys = list(dict.fromkeys(r for r, _ in cells))
-    col_keys = list(dict.fromkeys(c for _, c in cells))
+    if len(cells) < len(jobs):
+        others = sorted({k for s in jobs.values() for k in s["overrides"]
+                         if k not in (rows, cols) and len({str(t["overrides"].get(k)) for t in jobs.values()}) > 1})
+        raise ValueError(f"{len(jobs)} jobs but only {len(cells)} cells of {rows} x {cols}: the sweep also varies "
+                         f"{', '.join(others) or 'another setting'}, so one cell would hide the other jobs; pivot on "
+                         "two of the varying overrides that identify a job, or collect without --pivot")
+    row_keys = _sorted_keys(r for r, _ in cells)
+    col_keys = _sorted_keys(c for _, c in cells)
     targets = list(next(iter(cells.values())))
     out = []
     for target in targets + ["median over targets"]:

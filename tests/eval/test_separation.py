@@ -174,3 +174,40 @@ def test_a_checkpoint_replaced_in_place_is_not_taken_for_the_old_one(embedded_ro
     ckpt.write_bytes(b"a retrained model")
     with pytest.raises(ValueError, match="differs in files"):
         evaluate_separator(sep, embedded_root, str(tmp_path / "o"), config={"ckpt": str(ckpt)}, max_tracks=1)
+
+
+def test_a_failing_job_does_not_end_the_sweep(embedded_root, tmp_path):
+    """An inadmissible sliCQT in one job of ``-m`` used to end the whole sweep (SystemExit escaped
+    Hydra's launcher); the other jobs now run, the failure is logged in its job's log, the sweep
+    exits 1 and the collector lists the job that did not finish."""
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), "-m", "transform=slicqt_vqlog", "separator.method=irm1",
+           "transform.slice_len=100,null", f"data.root={embedded_root}", "data.render=null", "seconds=2", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert os.path.isfile(sweep / "1" / "summary.json") and not os.path.exists(sweep / "0" / "summary.json")
+    assert "slice_len=100 is too short" in (sweep / "0" / "evaluate.log").read_text()
+    res = collect.collect(str(sweep), plot=False)
+    assert list(res["unfinished"]) == ["0"] and "transform.slice_len=100" in res["unfinished"]["0"]
+    assert "did not finish" in res["markdown"]
+
+
+def _fake_job(sweep, name, overrides, sdr):
+    job = sweep / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    agg = {t: {m: sdr for m in ("SDR", "SIR", "ISR", "SAR")} for t in ("bass", "vocals")}
+    (job / "summary.json").write_text(json.dumps({"sigsep": agg, "per_track": {"a": {t: sdr for t in agg}}}))
+
+
+def test_pivot_refuses_to_hide_jobs_and_sorts_numbers(tmp_path):
+    sweep = tmp_path / "sweep"
+    for i, (slice_len, bins, fmin) in enumerate([("16384", "96", "20"), ("4096", "96", "20"), ("null", "128", "20"),
+                                                 ("16384", "128", "20"), ("4096", "128", "20"), ("null", "96", "20")]):
+        _fake_job(sweep, str(i), [f"transform.slice_len={slice_len}", f"transform.bins={bins}", f"transform.fmin={fmin}"], i)
+    table = collect.pivot(str(sweep), "transform.bins", "transform.slice_len")
+    assert "| transform.bins | 4096 | 16384 | null |" in table
+    assert "| 96 | 1.00 | 0.00 | 5.00 |" in table
+    _fake_job(sweep, "6", ["transform.slice_len=4096", "transform.bins=96", "transform.fmin=40"], 9)
+    with pytest.raises(ValueError, match="also varies transform.fmin"):
+        collect.pivot(str(sweep), "transform.bins", "transform.slice_len")
