@@ -46,3 +46,13 @@ def test_bad_config_fails_with_a_message(tmp_path, override):
     out = _run(tmp_path, override)
     assert out.returncode != 0
     assert ("bins must be" in out.stderr) or ("does_not_exist" in out.stderr)
+
+
+@pytest.mark.parametrize("experiment,model", [("demix", "deoverlap"), ("deoverlap", "demix")])
+def test_a_model_of_another_experiment_is_refused_before_training(tmp_path, experiment, model):
+    """experiment=demix model=deoverlap trained a whole epoch and then failed in the demix
+    example callback; the reverse failed with Hydra's TypeError about ``net``."""
+    out = _run(tmp_path, f"experiment={experiment}", f"model={model}", f"data.root={tmp_path / 'never'}")
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "does not go with the callbacks of experiment=" + experiment in out.stderr
+    assert not (tmp_path / "never").exists()  # nothing rendered or trained

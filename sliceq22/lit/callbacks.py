@@ -51,6 +51,8 @@ def _side_by_side(rows: list[torch.Tensor]) -> np.ndarray:
 
 
 class DeOverlapExamples(_Examples):
+    module = "sliceq22.lit.deoverlap.DeOverlapModule"  # the model it illustrates (checked by lit.run.fit)
+    experiment = "deoverlap"
     """After validation: the first validation item's spectrograms and audio in TensorBoard.
 
     Images (``examples/spectrogram target | baseline | network``): the overlap-added rasterized magnitude of the target
@@ -84,6 +86,8 @@ class DeOverlapExamples(_Examples):
 
 
 class DemixExamples(_Examples):
+    module = "sliceq22.lit.demix.DemixModule"
+    experiment = "demix"
     """After validation: the first validation item's mixture and estimates in TensorBoard.
 
     Audio ``examples/mixture`` and ``examples/<target>``; one image ``examples/spectrogram mixture | <targets>``

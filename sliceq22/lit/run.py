@@ -72,6 +72,27 @@ def _check_resume(ckpt_path: str, model: dict, max_epochs) -> None:
                          f"left to train; raise trainer.max_epochs to continue")
 
 
+def _check_callbacks(model: dict, callbacks) -> None:
+    """The example callbacks draw one kind of model: a model of another experiment would train a
+    whole epoch and then fail in them (``experiment=demix model=deoverlap``)."""
+    from hydra.utils import get_class
+
+    for cb in callbacks or []:
+        target = cb.get("_target_") if isinstance(cb, dict) else None
+        if not target:
+            continue
+        try:
+            cls = get_class(target)
+        except Exception:  # noqa: BLE001 - Lightning names a class it cannot build itself
+            continue
+        wanted = getattr(cls, "module", None)
+        if wanted is not None and model.get("_target_") != wanted:
+            raise ValueError(f"the model {model.get('_target_')} does not go with the callbacks of experiment="
+                             f"{cls.experiment} ({cls.__name__} draws a {wanted.rsplit('.', 1)[-1]}): choose the "
+                             f"experiment that trains this model (experiment=... sets model, data and callbacks "
+                             f"together) instead of overriding model=")
+
+
 def fit(
     data: DictConfig,
     model: DictConfig,
@@ -97,6 +118,7 @@ def fit(
 
         if not torch.cuda.is_available():
             raise ValueError("this trainer needs a CUDA GPU and torch sees none: use trainer=cpu (or trainer=ddp_cpu)")
+    _check_callbacks(config["model"], OmegaConf.to_container(trainer, resolve=True).get("callbacks"))
     if ckpt_path is not None:
         _check_resume(ckpt_path, config["model"], max_epochs)
     L.seed_everything(seed, workers=True)
