@@ -4,7 +4,8 @@ report a user's mistake as one plain message.
 Hydra wraps an error raised by the job in ``InstantiationException`` and prints its repr
 (``ValueError("nothing was written; ...\\n  ...")`` on one line, with literal ``\\n``) inside
 its own boilerplate. A ``ValueError`` (bad input, an existing output, a wrong sample rate:
-everything sliceq22 checks) or a missing mandatory value (``ckpt: ???``) is printed here as
+everything sliceq22 checks), an ``OSError`` that names a file (a full disk, a
+read-only folder) or a missing mandatory value (``ckpt: ???``) is printed here as
 ``error: <message>`` on stderr with exit status 1; other exceptions, and everything under
 ``HYDRA_FULL_ERROR=1``, keep their traceback. :func:`user_errors` does the same for the
 ``python -m`` commands.
@@ -29,6 +30,8 @@ def _user_error(exc: BaseException) -> str | None:
             return f"{key} is required: pass {key}=... on the command line"
         if isinstance(exc, ValueError):
             return str(exc)
+        if isinstance(exc, OSError) and exc.filename is not None:  # a full disk, a read-only folder: no traceback
+            return f"{exc.strerror or exc}: {exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -36,14 +39,15 @@ def _user_error(exc: BaseException) -> str | None:
 @contextlib.contextmanager
 def user_errors():
     """For the ``python -m sliceq22...`` commands: a ``ValueError`` raised inside (what sliceq22
-    raises for a user's mistake) ends the program with ``error: <message>`` and status 1;
+    raises for a user's mistake), or an ``OSError`` naming a file, ends the program with ``error: <message>`` and status 1;
     ``SLICEQ22_TRACEBACK=1`` (or ``HYDRA_FULL_ERROR=1``) keeps the traceback."""
     try:
         yield
-    except ValueError as exc:
-        if os.environ.get("SLICEQ22_TRACEBACK") == "1" or os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except (ValueError, OSError) as exc:
+        message = _user_error(exc)
+        if message is None or os.environ.get("SLICEQ22_TRACEBACK") == "1" or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        raise SystemExit(f"error: {exc}") from None
+        raise SystemExit(f"error: {message}") from None
 
 
 class JobError(ValueError):

@@ -140,6 +140,12 @@ def test_a_batch_is_checked_whole_before_any_work(tmp_path):
     track.mkdir(parents=True)
     sf.write(track / "mixture.wav", noise, 22050)
     assert plan_outputs([str(track / "mixture.wav")], str(out), ("drums",))[0][1]["drums"] == str(out / "Artist - Title" / "drums.wav")
+    # a folder that cannot be written fails in the plan, before the first song's work, naming it
+    with pytest.raises(ValueError, match=r"output=.*a_good.wav/stems: cannot write there"):  # a path under a file
+        plan_outputs(good, str(songs / "a_good.wav" / "stems"), ("drums",))
+    if os.path.isdir("/proc/self"):
+        with pytest.raises(ValueError, match="output=/proc/sliceq22-x: cannot write there"):
+            plan_outputs(good, "/proc/sliceq22-x", ("drums",))
 
 
 def test_infer_options_and_unreadable_checkpoints_fail_before_any_work(tmp_path):

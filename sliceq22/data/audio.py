@@ -66,6 +66,23 @@ def output_subtype(choice: str, input_path: str | None = None) -> str:
     return SUBTYPES[choice]
 
 
+def ensure_writable_folder(folder: str, what: str = "output") -> None:
+    """Create ``folder`` if needed and check a file can be written in it, before any long work.
+
+    Raises:
+        ValueError: naming the path: a part of it is a file, the folder cannot be created, or
+            nothing can be written in it (read-only, a virtual file system such as ``/proc``).
+    """
+    import tempfile
+
+    try:
+        os.makedirs(folder or ".", exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder or ".", prefix=".sliceq22-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{what}={folder}: cannot write there ({exc.strerror or exc}); choose another folder") from exc
+
+
 def save_audio(path: str, audio: torch.Tensor, sample_rate: float, overwrite: bool = False, subtype: str = "FLOAT") -> int:
     """Write ``(channels, samples)`` as a wav (float32 unless ``subtype`` says otherwise);
     never replaces a file unless asked to.

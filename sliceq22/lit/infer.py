@@ -23,7 +23,7 @@ import os
 import torch
 from hydra.utils import instantiate
 
-from sliceq22.data.audio import list_entries, load_audio, save_audio
+from sliceq22.data.audio import ensure_writable_folder, list_entries, load_audio, save_audio
 from sliceq22.device import resolve_device
 from sliceq22.lit.deoverlap import CONFIG_KEY, DeOverlapModule, snr_db
 from sliceq22.models.deoverlap import analytic_deoverlap
@@ -66,6 +66,7 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
         raise ValueError(f"output {output} is the input file: choose another output (the input is never overwritten)")
     if os.path.exists(output) and not overwrite:  # fail before the work, not after
         raise ValueError(f"{output} exists: refusing to overwrite it (choose another output or pass overwrite=true)")
+    ensure_writable_folder(os.path.dirname(os.path.abspath(output)))
     with torch.no_grad():
         C, ola = module.analyse(x)
         y = module.reconstruct(module(ola), C, x.shape[-1], "true")
@@ -215,6 +216,7 @@ def plan_outputs(files: list[str], output: str, targets, overwrite: bool = False
         plans.append((f, paths))
     if problems:
         raise ValueError(f"nothing was written; {len(problems)} problem(s) with this batch:\n  " + "\n  ".join(problems))
+    ensure_writable_folder(output)  # a read-only or impossible folder fails now, not after the first song's work
     return plans
 
 

@@ -83,6 +83,8 @@ def test_infer_from_checkpoint(trained, tmp_path):
     with pytest.raises(ValueError, match="is the input file"):  # not even with overwrite=true
         deoverlap_file(str(run / "checkpoints" / "last.ckpt"), str(wav), output=str(wav), overwrite=True)
     assert wav.read_bytes() == song
+    with pytest.raises(ValueError, match="song.wav/x: cannot write there"):  # fails before the work, naming the folder
+        deoverlap_file(str(run / "checkpoints" / "last.ckpt"), str(wav), output=str(wav / "x" / "y.wav"))
 
 
 def test_resume_equals_uninterrupted(tmp_path, data_root):
