@@ -37,13 +37,23 @@ from sliceq22.separator import Separator
 log = logging.getLogger(__name__)
 
 
-def load_references(track: Track, targets: Sequence[str], seconds: float | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+EXCERPT_FILE = "excerpt.json"  # beside saved estimates of a centred excerpt: where they lie in the track
+
+
+def excerpt_bounds(track: Track, seconds: float | None) -> tuple[int, int | None]:
+    """``(start, frames)`` of the centred excerpt of ``seconds`` (``(0, None)``: the whole track)."""
+    if seconds is None:
+        return 0, None
+    frames = min(track.frames, int(round(seconds * track.sample_rate)))
+    return (track.frames - frames) // 2, frames
+
+
+def load_references(track: Track, targets: Sequence[str], seconds: float | None = None,
+                    excerpt: tuple[int, int | None] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """Mixture and target images of a track as float32 ``(2, samples)``; ``accompaniment`` is the
-    sum of the non-vocal sources. ``seconds`` takes a centred excerpt (None: the whole track)."""
-    start, frames = 0, None
-    if seconds is not None:
-        frames = min(track.frames, int(round(seconds * track.sample_rate)))
-        start = (track.frames - frames) // 2
+    sum of the non-vocal sources. ``seconds`` takes a centred excerpt (None: the whole track);
+    ``excerpt`` gives ``(start, frames)`` instead."""
+    start, frames = excerpt if excerpt is not None else excerpt_bounds(track, seconds)
     stems = {s: torch.from_numpy(read_stem(track, s, start, frames)) for s in SOURCES}
     mix = torch.from_numpy(read_stem(track, "mixture", start, frames))
     refs = {}
@@ -193,9 +203,16 @@ def evaluate_separator(
         if save_estimates:
             from sliceq22.data.audio import save_audio
 
+            folder = os.path.join(out_dir, "estimates", track.subset, track.name)
             for t, y in est.items():
-                save_audio(os.path.join(out_dir, "estimates", track.subset, track.name, f"{t}.wav"), y.cpu(),
-                           track.sample_rate, overwrite=overwrite)
+                save_audio(os.path.join(folder, f"{t}.wav"), y.cpu(), track.sample_rate, overwrite=overwrite)
+            start, frames = excerpt_bounds(track, seconds)
+            sidecar = os.path.join(folder, EXCERPT_FILE)
+            if frames is not None and frames < track.frames:  # scored later against the same samples
+                with open(sidecar, "w") as fh:
+                    json.dump({"start": start, "frames": frames, "track_frames": track.frames}, fh)
+            elif os.path.exists(sidecar):
+                os.remove(sidecar)  # whole-track estimates replaced an excerpt's (overwrite=true)
         log.info("%s\n%s", track.name, track_scores)
         scores.append(track_scores)
     if reused:
@@ -253,6 +270,24 @@ def _left_out(scores: Sequence[TrackScores], targets: Sequence[str]) -> dict[str
     return out
 
 
+def _read_excerpt(folder: str, track: Track) -> tuple[int, int | None] | None:
+    """The ``(start, frames)`` an estimates folder says it covers (``evaluate.py save_estimates=true
+    seconds=N`` writes the centred excerpt), or None: the whole track."""
+    path = os.path.join(folder, EXCERPT_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as fh:
+            doc = json.load(fh)
+        start, frames, total = int(doc["start"]), int(doc["frames"]), int(doc["track_frames"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not an excerpt record ({exc}): remove it to score the estimates from the track's start") from exc
+    if total != track.frames or start < 0 or frames < 1 or start + frames > track.frames:
+        raise ValueError(f"{path} places the estimates at samples {start}..{start + frames} of a {total}-sample track, "
+                         f"but {track.name} has {track.frames} samples: these estimates belong to another version of the track")
+    return start, frames
+
+
 def _read_estimate(path: str, track: Track) -> Tensor:
     info = sf.info(path)
     if info.frames == 0:
@@ -282,7 +317,9 @@ def evaluate_estimates(
     """Score a folder of estimates against a MUSDB-layout root, as ``museval.eval_mus_dir``.
 
     Estimates are read from ``<estimates>/<subset>/<track>/<target>.wav`` (museval's layout) or
-    ``<estimates>/<track>/<target>.wav`` (``infer.py``'s); tracks without estimates are skipped,
+    ``<estimates>/<track>/<target>.wav`` (``infer.py``'s); an ``excerpt.json`` beside them (written
+    by ``save_estimates`` with ``seconds``) scores them against the same excerpt of the references;
+    tracks without estimates are skipped,
     targets without a file are left out (and logged); a wrong sample rate or a broken file is
     an error.
     """
@@ -304,7 +341,10 @@ def evaluate_estimates(
         path = _json_path(out_dir, track)
         present = [t for t in targets if os.path.isfile(os.path.join(folder, f"{t}.wav"))]
         # the estimate files' sizes and times beside the scores: changed or added files are scored again
-        stamps = _stamps({t: os.path.join(folder, f"{t}.wav") for t in present})
+        files = {t: os.path.join(folder, f"{t}.wav") for t in present}
+        if os.path.isfile(os.path.join(folder, EXCERPT_FILE)):
+            files[EXCERPT_FILE] = os.path.join(folder, EXCERPT_FILE)
+        stamps = _stamps(files)
         stamp_path = path[: -len(".json")] + ".estimates"
         fresh = False
         if os.path.exists(path) and not overwrite and os.path.exists(stamp_path):
@@ -317,9 +357,15 @@ def evaluate_estimates(
         if len(present) < len(targets):
             log.warning("%s: no estimate for %s in %s: left out of this track's scores", track.name,
                         ", ".join(t for t in targets if t not in present), folder)
-        _, refs = load_references(track, present)
+        excerpt = _read_excerpt(folder, track)
+        _, refs = load_references(track, present, excerpt=excerpt)
         keep = _audible(refs, track.name)
         est = {t: _read_estimate(os.path.join(folder, f"{t}.wav"), track) for t in keep}
+        n = next(iter(refs.values())).shape[-1] if refs else 0
+        short = [f"{t} ({e.shape[-1]})" for t, e in est.items() if e.shape[-1] != n]
+        if short:
+            log.warning("%s: estimates of another length than the reference's %d samples: %s; scored as BSS Eval does "
+                        "(zero-padded or cut at the end, from the track's first sample)", track.name, n, ", ".join(short))
         track_scores = _score(track, {t: refs[t] for t in keep}, est, device)
         track_scores.save(path, overwrite=True)  # this run's own (claim_out_dir checked): stale, or new
         with open(stamp_path, "w") as fh:

@@ -211,3 +211,23 @@ def test_pivot_refuses_to_hide_jobs_and_sorts_numbers(tmp_path):
     _fake_job(sweep, "6", ["transform.slice_len=4096", "transform.bins=96", "transform.fmin=40"], 9)
     with pytest.raises(ValueError, match="also varies transform.fmin"):
         collect.pivot(str(sweep), "transform.bins", "transform.slice_len")
+
+
+def test_saved_excerpt_estimates_score_the_same_from_the_folder(embedded_root, tmp_path, caplog):
+    """``save_estimates`` with ``seconds`` writes the centred excerpt; scoring that folder used to
+    compare it with the track from sample 0 (SDR -2 instead of +11 dB)."""
+    summary = evaluate_separator(Oracle(STFT(2048, 512), "irm1"), embedded_root, str(tmp_path / "run"), seconds=2.0,
+                                 save_estimates=True, name="irm1")
+    estimates = tmp_path / "run" / "estimates"
+    sidecar = next(estimates.glob("test/*/excerpt.json"))
+    assert json.loads(sidecar.read_text())["frames"] == 88200
+    res = evaluate_estimates(embedded_root, str(estimates), str(tmp_path / "a"))
+    for t, m in summary["sigsep"].items():
+        assert res["sigsep"][t]["SDR"] == pytest.approx(m["SDR"], abs=1e-3)
+    sidecar.unlink()  # without the record: scored from the track's start, with a warning
+    with caplog.at_level("WARNING"):
+        evaluate_estimates(embedded_root, str(estimates), str(tmp_path / "b"))
+    assert "another length than the reference" in caplog.text
+    sidecar.write_text(json.dumps({"start": 0, "frames": 88200, "track_frames": 12}))
+    with pytest.raises(ValueError, match="another version of the track"):
+        evaluate_estimates(embedded_root, str(estimates), str(tmp_path / "c"))
