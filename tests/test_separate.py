@@ -162,6 +162,12 @@ def test_infer_options_and_unreadable_checkpoints_fail_before_any_work(tmp_path)
     junk.write_bytes(os.urandom(4096))
     with pytest.raises(ValueError, match="cannot read .*junk.ckpt as a sliceq22 checkpoint"):
         _read_checkpoint(str(junk))
+    import collections
+
+    torch.save({"state_dict": {}, "x": collections.OrderedDict, "f": os.system}, tmp_path / "code.ckpt")
+    with pytest.raises(ValueError, match="pickles the object .*system, which is never unpickled") as err:
+        _read_checkpoint(str(tmp_path / "code.ckpt"))
+    assert "weights_only" not in str(err.value) and "\x1b" not in str(err.value)  # not torch's unsafe advice
     torch.save(torch.zeros(3), tmp_path / "tensor.ckpt")
     with pytest.raises(ValueError, match="holds a Tensor, not a checkpoint"):
         _read_checkpoint(str(tmp_path / "tensor.ckpt"))

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--root", required=True, help="MUSDB18-HQ-layout folder with the references")
     p.add_argument("--estimates", required=True, help="folder of estimates")
     p.add_argument("--out", required=True, help="folder for the scores")
-    p.add_argument("--subset", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--subset", default="test", choices=("train", "valid", "test", "all"))
     p.add_argument("--targets", nargs="+", default=list(SOURCES))
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--overwrite", action="store_true", help="recompute tracks whose JSON exists")

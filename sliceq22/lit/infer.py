@@ -87,8 +87,18 @@ def _read_checkpoint(ckpt: str) -> dict:
         raise ValueError(f"checkpoint not found: {ckpt}")
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's own advice (weights_only=False) is the unsafe one
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # torch's own advice (weights_only=False, allow-listing) is the unsafe one
+        import re
+
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+        unpickler = re.search(r"GLOBAL (\S+)", text)
+        if unpickler:
+            first = f"it pickles the object {unpickler.group(1)}, which is never unpickled here (arbitrary code)"
+        elif "Weights only load failed" in text:
+            found = re.search(r"WeightsUnpickler error: ([^\n]*?)(?:\. |\n|$)", text)
+            first = found.group(1) if found else "it holds objects other than tensors and plain data"
+        else:
+            first = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__
         raise ValueError(
             f"cannot read {ckpt} as a sliceq22 checkpoint (truncated, not a torch file, or it holds "
             f"objects other than tensors and plain data): {first}"

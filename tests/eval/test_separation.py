@@ -224,6 +224,8 @@ def test_saved_excerpt_estimates_score_the_same_from_the_folder(embedded_root, t
     res = evaluate_estimates(embedded_root, str(estimates), str(tmp_path / "a"))
     for t, m in summary["sigsep"].items():
         assert res["sigsep"][t]["SDR"] == pytest.approx(m["SDR"], abs=1e-3)
+    cli = eval_main(["--root", embedded_root, "--estimates", str(estimates), "--out", str(tmp_path / "all"), "--subset", "all"])
+    assert cli["sigsep"] == res["sigsep"]  # --subset all is accepted, as evaluate.py's subset=all
     sidecar.unlink()  # without the record: scored from the track's start, with a warning
     with caplog.at_level("WARNING"):
         evaluate_estimates(embedded_root, str(estimates), str(tmp_path / "b"))
@@ -231,3 +233,14 @@ def test_saved_excerpt_estimates_score_the_same_from_the_folder(embedded_root, t
     sidecar.write_text(json.dumps({"start": 0, "frames": 88200, "track_frames": 12}))
     with pytest.raises(ValueError, match="another version of the track"):
         evaluate_estimates(embedded_root, str(estimates), str(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["separator=nmf", "transform=stft"], "transform=stft has no effect on separator=nmf (it has its own"),
+    (["separator=demix", "separator.ckpt=x.ckpt", "transform.bins=10"], "a checkpoint brings the transform"),
+])
+def test_a_transform_the_separator_does_not_use_is_refused(embedded_root, tmp_path, args, needle):
+    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), *args, f"data.root={embedded_root}", "data.render=null",
+           f"hydra.run.dir={tmp_path}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and needle in proc.stderr, proc.stderr[-2000:]
