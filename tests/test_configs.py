@@ -57,6 +57,8 @@ def test_evaluate_configs_compose_and_build(separator, search):
     assert sep.targets and sep.sample_rate == 22050
     if search:
         assert cfg.hydra.sweeper.params  # a multirun grid is defined
+        # evaluate.yaml's own `seconds: null` came after the search and made it score whole tracks
+        assert cfg.seconds == 10.0 and cfg.separator.method == "mpi"
 
 
 def test_run_folder_is_shared_by_the_tasks_of_one_srun():
