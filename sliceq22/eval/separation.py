@@ -172,10 +172,12 @@ def evaluate_separator(
     Returns:
         The summary (see :func:`summarise`).
     """
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be > 0 (an excerpt length) or null for whole tracks, got {seconds}")
-    if max_tracks is not None and max_tracks < 1:
-        raise ValueError(f"max_tracks must be >= 1 or null for every track, got {max_tracks}")
+    from sliceq22.options import check_flag, check_number
+
+    check_number("seconds", seconds, above=0, optional=True, hint=": an excerpt length; null for whole tracks")
+    check_number("max_tracks", max_tracks, at_least=1, integer=True, optional=True, hint=": null for every track")
+    check_flag("overwrite", overwrite)  # overwrite=no is the truthy string 'no'
+    check_flag("save_estimates", save_estimates)
     tracks = find_tracks(root, subset, int(separator.sample_rate), mono_to_stereo)[:max_tracks]
     if hasattr(separator, "to"):
         separator = separator.to(device)

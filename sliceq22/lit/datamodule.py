@@ -52,6 +52,17 @@ class MusicDataModule(L.LightningDataModule):
         render: dict | None = None,
     ):
         super().__init__()
+        from sliceq22.options import check_flag, check_number
+
+        # before rendering or reading anything; data.seconds=abc would fail later as a TypeError
+        check_number("data.seconds", seconds, above=0)
+        check_number("data.valid_seconds", valid_seconds, above=0, optional=True, hint=": whole tracks")
+        check_number("data.samples_per_track", samples_per_track, at_least=1, integer=True)
+        check_number("data.batch_size", batch_size, at_least=1, integer=True)
+        check_number("data.num_workers", num_workers, at_least=0, integer=True)
+        check_number("data.sample_rate", sample_rate, above=0, integer=True)
+        for key, flag in (("random_mix", random_mix), ("channel_swap", channel_swap), ("mono_to_stereo", mono_to_stereo)):
+            check_flag(f"data.{key}", flag)
         self.root, self.targets = root, ((targets,) if isinstance(targets, str) else tuple(targets))  # data.targets=vocals
         self.seconds, self.samples_per_track = seconds, samples_per_track
         self.batch_size, self.num_workers, self.valid_seconds = batch_size, num_workers, valid_seconds
@@ -70,12 +81,6 @@ class MusicDataModule(L.LightningDataModule):
                 raise ValueError(f"{exc} ({mismatch_hint(self.root, self.sample_rate)})") from exc
 
     def setup(self, stage: str | None = None) -> None:
-        problems = [f"data.{k} must be > 0 seconds, got {v}" for k, v in (("seconds", self.seconds), ("valid_seconds", self.valid_seconds))
-                    if v is not None and not v > 0]
-        problems += [f"data.{k} must be >= 1, got {v}" for k, v in (("batch_size", self.batch_size), ("samples_per_track", self.samples_per_track))
-                     if not v >= 1]
-        if problems:
-            raise ValueError("; ".join(problems))
         common = dict(targets=self.targets, sample_rate=self.sample_rate, mono_to_stereo=self.mono_to_stereo)
         if stage in (None, "fit"):
             if self.sample_seed is None:  # equal on every DDP rank (same seed so far)

@@ -304,14 +304,10 @@ def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = Fals
 
 def _check_options(overwrite, chunk_seconds, subtype, wiener_iterations) -> None:
     """infer.py's options, checked before any work (Hydra passes ``overwrite=no`` as a string)."""
-    problems = []
-    if not isinstance(overwrite, bool):
-        problems.append(f"overwrite must be true or false, got {overwrite!r}")
-    if isinstance(chunk_seconds, bool) or not isinstance(chunk_seconds, (int, float)) or not chunk_seconds >= 1.0:
-        problems.append(f"chunk_seconds must be a number of seconds >= 1 (default 30), got {chunk_seconds!r}")
+    from sliceq22.options import check_flag, check_number
+
+    check_flag("overwrite", overwrite)
+    check_number("chunk_seconds", chunk_seconds, at_least=1.0, hint=" seconds (default 30)")
     if not isinstance(subtype, str):
-        problems.append(f"subtype must be float, pcm16, pcm24 or input, got {subtype!r}")
-    if wiener_iterations is not None and (isinstance(wiener_iterations, bool) or not isinstance(wiener_iterations, int) or wiener_iterations < 0):
-        problems.append(f"wiener_iterations must be an integer >= 0 (or null: as trained), got {wiener_iterations!r}")
-    if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError(f"subtype must be float, pcm16, pcm24 or input, got {subtype!r}")
+    check_number("wiener_iterations", wiener_iterations, at_least=0, integer=True, optional=True, hint=": as trained")

@@ -110,9 +110,13 @@ def fit(
             machine without one.
     """
     config = {"model": OmegaConf.to_container(model, resolve=True), "data": OmegaConf.to_container(data, resolve=True)}
+    from sliceq22.options import check_number
+
     max_epochs = trainer.get("max_epochs")
+    check_number("trainer.max_epochs", max_epochs, integer=True, optional=True, hint=": -1 for no limit")
     if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
         raise ValueError(f"trainer.max_epochs={max_epochs}: nothing would be trained (use >= 1, or -1 for no limit)")
+    check_number("seed", seed, integer=True)
     if str(trainer.get("accelerator", "")) in ("gpu", "cuda"):
         import torch
 

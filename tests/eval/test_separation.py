@@ -244,3 +244,15 @@ def test_a_transform_the_separator_does_not_use_is_refused(embedded_root, tmp_pa
            f"hydra.run.dir={tmp_path}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and needle in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(overwrite="no"), "overwrite must be true or false, got 'no'"),  # truthy: replaced another run's scores
+    (dict(save_estimates="maybe"), "save_estimates must be true or false"),
+    (dict(seconds="abc"), "seconds must be a number > 0"),  # was a TypeError from a comparison
+    (dict(max_tracks=1.5), "max_tracks must be an integer >= 1"),
+])
+def test_evaluation_options_are_checked_before_any_work(embedded_root, tmp_path, kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        evaluate_separator(MixtureAsEstimate(), embedded_root, str(tmp_path / "out"), **kwargs)
+    assert not (tmp_path / "out").exists()

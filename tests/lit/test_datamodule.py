@@ -113,8 +113,10 @@ def test_sizes_that_cannot_train_are_refused(tmp_path):
     root = str(tmp_path / "emb")
     MusicDataModule(root, render={"tracks": 4, "seconds": 2.0, "seed": 5}).prepare_data()
     for kwargs, needle in ((dict(batch_size=100, samples_per_track=1), "data.batch_size=100 is more than"),
-                           (dict(seconds=0), "data.seconds must be > 0"), (dict(valid_seconds=-1), "data.valid_seconds must be > 0"),
-                           (dict(batch_size=0), "data.batch_size must be >= 1")):
-        dm = MusicDataModule(root, **{**dict(seconds=0.5, num_workers=0), **kwargs})
+                           (dict(seconds=0), "data.seconds must be a number > 0"), (dict(valid_seconds=-1), "data.valid_seconds must be a number > 0"),
+                           (dict(batch_size=0), "data.batch_size must be an integer >= 1"),
+                           (dict(seconds="abc"), "data.seconds must be a number > 0, got 'abc'"),  # was a TypeError
+                           (dict(random_mix="no"), "data.random_mix must be true or false"),  # 'no' was truthy
+                           (dict(samples_per_track=1.5), "data.samples_per_track must be an integer")):
         with pytest.raises(ValueError, match=needle):
-            dm.setup("fit")
+            MusicDataModule(root, **{**dict(seconds=0.5, num_workers=0), **kwargs}).setup("fit")
