@@ -142,3 +142,17 @@ def test_a_mistyped_search_is_an_error():
         compose("evaluate", overrides=["search=slicqt_grid"])
         with pytest.raises(MissingConfigException):
             compose("evaluate", overrides=["search=slicqt_grd"])
+
+
+@pytest.mark.parametrize("data", ["embedded", "embedded_demix", "musdb"])
+def test_the_data_follows_the_top_level_sample_rate(data):
+    """musdb.yaml hard-coded 44100: sample_rate=22050 built a 22.05 kHz model fed 44.1 kHz audio."""
+    from sliceq22.lit.run import _check_rates
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=demix", f"data={data}", "data.root=x", "sample_rate=22050"])
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    assert cfg.data.sample_rate == 22050 and model["model"]["transform"]["sample_rate"] == 22050
+    _check_rates(model, OmegaConf.to_container(cfg.data, resolve=True))
+    with pytest.raises(ValueError, match="transform runs at 22050 Hz but data.sample_rate=44100"):
+        _check_rates(model, {"sample_rate": 44100})

@@ -93,6 +93,29 @@ def _check_callbacks(model: dict, callbacks) -> None:
                              f"together) instead of overriding model=")
 
 
+def _check_rates(model: dict, data: dict) -> None:
+    """Every transform of the model must run at the data's rate (a model trained at 22.05 kHz on
+    44.1 kHz audio would be resampled to a rate it never saw at inference)."""
+    rates = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("sample_rate"), (int, float)):
+                rates.add(float(node["sample_rate"]))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(model)
+    rate = data.get("sample_rate")
+    other = sorted(r for r in rates if isinstance(rate, (int, float)) and r != float(rate))
+    if other:
+        raise ValueError(f"the model's transform runs at {', '.join(f'{r:g}' for r in other)} Hz but data.sample_rate={rate}: "
+                         f"set the top-level sample_rate=... (both follow it) instead of one of them")
+
+
 def fit(
     data: DictConfig,
     model: DictConfig,
@@ -122,6 +145,7 @@ def fit(
 
         if not torch.cuda.is_available():
             raise ValueError("this trainer needs a CUDA GPU and torch sees none: use trainer=cpu (or trainer=ddp_cpu)")
+    _check_rates(config["model"], config["data"])
     _check_callbacks(config["model"], OmegaConf.to_container(trainer, resolve=True).get("callbacks"))
     if ckpt_path is not None:
         _check_resume(ckpt_path, config["model"], max_epochs)
