@@ -60,8 +60,15 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
         output = os.path.splitext(input)[0] + ".deoverlap.wav"
     elif os.path.isdir(output):  # a folder: the file goes inside it
         output = os.path.join(output, os.path.splitext(os.path.basename(input))[0] + ".deoverlap.wav")
-    if not sf.check_format(os.path.splitext(output)[1].lstrip(".").upper() or "NONE"):
+    fmt = os.path.splitext(output)[1].lstrip(".").upper() or "NONE"
+    if fmt == "AIF":
+        fmt = "AIFF"
+    if not sf.check_format(fmt):
         raise ValueError(f"output={output} needs an audio file extension (.wav, .flac): it names the reconstruction")
+    # float where the format holds it (wav, aiff), else 24-bit PCM (flac) or the format's own codec (ogg)
+    subtype = next((st for st in ("FLOAT", "PCM_24", "VORBIS", "MPEG_LAYER_III") if sf.check_format(fmt, st)), None)
+    if subtype is None:
+        raise ValueError(f"output={output}: soundfile cannot write {fmt} files here; use .wav or .flac")
     if os.path.realpath(output) == os.path.realpath(input):
         raise ValueError(f"output {output} is the input file: choose another output (the input is never overwritten)")
     if os.path.exists(output) and not overwrite:  # fail before the work, not after
@@ -72,7 +79,9 @@ def deoverlap_file(ckpt: str, input: str, output: str | None = None, overwrite: 
         y = module.reconstruct(module(ola), C, x.shape[-1], "true")
         base = module.reconstruct(analytic_deoverlap(module.geometry, ola, "reblur"), C, x.shape[-1], "true")
     result = {"snr_db": float(snr_db(x[None], y[None])), "baseline_snr_db": float(snr_db(x[None], base[None]))}
-    save_audio(output, y, t.sample_rate, overwrite=overwrite)
+    clipped = save_audio(output, y, t.sample_rate, overwrite=overwrite, subtype=subtype)
+    if clipped:
+        log.warning("%s: %d samples clipped to [-1, 1] for %s (a .wav keeps them as float)", output, clipped, subtype)
     log.debug("%s -> %s: SNR %.2f dB (re-blur baseline %.2f dB)", input, output, result["snr_db"], result["baseline_snr_db"])
     print(f"SNR {result['snr_db']:.2f} dB (re-blur baseline {result['baseline_snr_db']:.2f} dB) -> {output}")
     return result

@@ -83,6 +83,9 @@ def test_infer_from_checkpoint(trained, tmp_path):
     with pytest.raises(ValueError, match="is the input file"):  # not even with overwrite=true
         deoverlap_file(str(run / "checkpoints" / "last.ckpt"), str(wav), output=str(wav), overwrite=True)
     assert wav.read_bytes() == song
+    flac = tmp_path / "song.flac"  # FLAC holds no float: 24-bit PCM (it failed after the work)
+    deoverlap_file(str(run / "checkpoints" / "last.ckpt"), str(wav), output=str(flac))
+    assert sf.info(flac).subtype == "PCM_24" and np.abs(sf.read(flac)[0] - y).max() < 1e-5
     with pytest.raises(ValueError, match="song.wav/x: cannot write there"):  # fails before the work, naming the folder
         deoverlap_file(str(run / "checkpoints" / "last.ckpt"), str(wav), output=str(wav / "x" / "y.wav"))
 
