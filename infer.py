@@ -17,4 +17,8 @@ def main(cfg: DictConfig):
 
 
 if __name__ == "__main__":
+    import sys
+
+    if any(a in ("-m", "--multirun") for a in sys.argv[1:]):  # Hydra would write multirun/ folders into the cwd
+        sys.exit("error: infer.py takes no -m sweep (it writes nothing but its outputs): run it once per setting")
     main()

@@ -65,6 +65,57 @@ def _multirun() -> bool:
         return False
 
 
+def _contains(node, wanted) -> bool:
+    if node == wanted:
+        return True
+    if isinstance(node, dict):
+        return any(_contains(v, wanted) for v in node.values())
+    if isinstance(node, list):
+        return any(_contains(v, wanted) for v in node)
+    return False
+
+
+def _own_transforms(node, path: str = "") -> list[str]:
+    """Dotted keys of the transform configs a job builds itself (``separator.transform``)."""
+    if isinstance(node, dict):
+        if str(node.get("_target_", "")).startswith("sliceq22.transforms."):
+            return [path]
+        return [k for key, v in node.items() for k in _own_transforms(v, f"{path}.{key}" if path else str(key))]
+    if isinstance(node, list):
+        return [k for i, v in enumerate(node) for k in _own_transforms(v, f"{path}.{i}")]
+    return []
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Before any work: mandatory values given; a search group run as a sweep; ``transform=...``
+    only where the job uses the top-level transform (a model or separator with its own, a
+    checkpoint or an experiment without one would silently ignore it)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra."))
+    if missing:  # before rendering data or loading anything (separator=demix without its ckpt)
+        raise ValueError("; ".join(f"{k} is required: pass {k}=... on the command line" for k in missing))
+    try:
+        hydra_cfg = HydraConfig.get()
+    except ValueError:  # not under Hydra
+        return
+    search = hydra_cfg.runtime.choices.get("search")
+    if search and hydra_cfg.mode != RunMode.MULTIRUN:
+        raise ValueError(f"search={search} is a sweep: run it with -m (python evaluate.py -m search={search})")
+    given = [o for o in hydra_cfg.overrides.task if o.lstrip("+~").split("=", 1)[0].split(".", 1)[0] == "transform"]
+    if not given or "transform" not in cfg or "job" not in cfg:
+        return
+    job = OmegaConf.to_container(cfg.job, resolve=True)
+    if _contains(job, OmegaConf.to_container(cfg.transform, resolve=True)):
+        return
+    own = [k for k in _own_transforms(job) if k]
+    why = (f"it builds its own ({', '.join(own[:4])}{' ...' if len(own) > 4 else ''}): override those keys instead" if own else
+           "a checkpoint brings the transform it was trained with" if "ckpt" in str(job) else "it uses no transform")
+    raise ValueError(f"{' '.join(given)} has no effect on this job: {why}")
+
+
 def run_job(cfg: DictConfig):
     """``hydra.utils.instantiate(cfg.job)``, with user errors as ``error: ...`` and exit status 1.
 
@@ -74,6 +125,7 @@ def run_job(cfg: DictConfig):
     import hydra
 
     try:
+        check_config(cfg)
         return hydra.utils.instantiate(cfg.job)
     except Exception as exc:
         message = _user_error(exc)

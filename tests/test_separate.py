@@ -274,3 +274,14 @@ def test_wiener_iterations_zero_is_accepted_without_a_post_filter():
     assert sliceq22.separate(x, SR, model, wiener_iterations=0)["bass"].shape == x.shape
     with pytest.raises(ValueError, match="no Wiener post-filter"):
         sliceq22.separate(x, SR, model, wiener_iterations=1)
+
+
+def test_infer_py_refuses_a_sweep_and_writes_nothing(tmp_path):
+    """infer.py -m wrote multirun/<date>/<time>/ folders into the current folder."""
+    import subprocess
+
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "infer.py")
+    proc = subprocess.run([sys.executable, script, "-m", "ckpt=a.ckpt", "input=b.wav", "wiener_iterations=0,1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "infer.py takes no -m sweep" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

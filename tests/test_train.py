@@ -56,3 +56,11 @@ def test_a_model_of_another_experiment_is_refused_before_training(tmp_path, expe
     assert out.returncode == 1, out.stderr[-3000:]
     assert "does not go with the callbacks of experiment=" + experiment in out.stderr
     assert not (tmp_path / "never").exists()  # nothing rendered or trained
+
+
+def test_a_transform_the_model_does_not_use_is_refused(tmp_path):
+    """model=demix_per_target builds one sliCQT per target: transform=stft trained four Bark
+    sliCQTs and recorded transform: STFT in the run's config."""
+    out = _run(tmp_path, "experiment=demix", "model=demix_per_target", "transform=stft", f"data.root={tmp_path / 'never'}")
+    assert out.returncode == 1 and "it builds its own (model.model.transforms.drums" in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "never").exists()

@@ -388,31 +388,6 @@ def median_sdr(summary: Mapping) -> float:
     return float(np.median(vals)) if vals else math.nan
 
 
-def _check_transform_is_used(separator, transform, name: str | None) -> None:
-    """``transform=...`` on the command line reaches only separators built on the top-level
-    transform (the oracles: ``transform: ${transform}``); any other would silently ignore it."""
-    from omegaconf import OmegaConf
-
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        task = list(HydraConfig.get().overrides.task)
-    except ValueError:  # not under Hydra
-        return
-    given = [o for o in task if o.lstrip("+~").split("=", 1)[0].split(".", 1)[0] == "transform"]
-    if not given or transform is None:
-        return
-
-    def plain(node):
-        return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-    if plain(separator.get("transform")) != plain(transform):
-        own = " (it has its own: separator.transform.*)" if "transform" in separator else (
-            " (a checkpoint brings the transform it was trained with)" if "ckpt" in separator else "")
-        raise ValueError(f"{' '.join(given)} has no effect on separator={name or '?'}{own}: drop it, or use a "
-                         f"separator that takes the top-level transform (separator=oracle)")
-
-
 def run(
     separator,
     data,
@@ -424,7 +399,6 @@ def run(
     save_estimates: bool = False,
     overwrite: bool = False,
     max_tracks: int | None = None,
-    transform=None,
 ) -> float:
     """The job behind ``evaluate.py``: render the data if it is the embedded set, build the
     separator from its config, evaluate, and return the median SDR over targets (the value a
@@ -433,15 +407,12 @@ def run(
     Args:
         separator: config of a :class:`~sliceq22.separator.Separator` (``conf/separator/``).
         data: the data config (``conf/data/``): its ``root``, and ``render`` for the embedded set.
-        transform: the top-level transform config, to refuse a ``transform=`` override that the
-            separator would not use.
     """
     from hydra.utils import instantiate
 
     from sliceq22.device import resolve_device
 
     device = resolve_device(device)
-    _check_transform_is_used(separator, transform, name)
     if data.get("render"):
         from sliceq22.data.render import mismatch_hint, render_dataset
 

@@ -236,14 +236,18 @@ def test_saved_excerpt_estimates_score_the_same_from_the_folder(embedded_root, t
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["separator=nmf", "transform=stft"], "transform=stft has no effect on separator=nmf (it has its own"),
+    (["separator=nmf", "transform=stft"], "transform=stft has no effect on this job: it builds its own (separator.transform)"),
     (["separator=demix", "separator.ckpt=x.ckpt", "transform.bins=10"], "a checkpoint brings the transform"),
+    (["separator=mixture", "transform=stft"], "it uses no transform"),
+    (["search=slicqt_slice"], "search=slicqt_slice is a sweep: run it with -m"),  # ran one default job, exit 0
+    (["separator=demix", "data.root=never"], "separator.ckpt is required"),  # rendered the data first
 ])
-def test_a_transform_the_separator_does_not_use_is_refused(embedded_root, tmp_path, args, needle):
-    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), *args, f"data.root={embedded_root}", "data.render=null",
+def test_options_the_job_would_ignore_are_refused(embedded_root, tmp_path, args, needle):
+    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), f"data.root={embedded_root}", *args,
            f"hydra.run.dir={tmp_path}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and needle in proc.stderr, proc.stderr[-2000:]
+    assert not os.path.exists(os.path.join(ROOT, "never"))
 
 
 @pytest.mark.parametrize("kwargs,needle", [
