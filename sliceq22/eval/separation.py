@@ -188,7 +188,9 @@ def evaluate_separator(
     scores, reused = [], 0
     for track in tracks:
         path = _json_path(out_dir, track)
-        if os.path.exists(path) and not overwrite:
+        est_folder = os.path.join(out_dir, "estimates", track.subset, track.name)
+        have_estimates = all(os.path.isfile(os.path.join(est_folder, f"{t}.wav")) for t in separator.targets)
+        if os.path.exists(path) and not overwrite and (have_estimates or not save_estimates):
             scores.append(TrackScores.load(path))
             reused += 1
             continue
@@ -201,20 +203,19 @@ def evaluate_separator(
         if bad:
             raise ValueError(f"{method} returned no estimate shaped like the mixture {tuple(mix.shape)} for {bad}")
         track_scores = _score(track, {t: refs[t] for t in keep}, {t: est[t] for t in keep}, device)
-        track_scores.save(path, overwrite=overwrite)
-        if save_estimates:
+        if save_estimates:  # before the scores: a track is finished when its scores exist
             from sliceq22.data.audio import save_audio
 
-            folder = os.path.join(out_dir, "estimates", track.subset, track.name)
-            for t, y in est.items():
-                save_audio(os.path.join(folder, f"{t}.wav"), y.cpu(), track.sample_rate, overwrite=overwrite)
+            for t, y in est.items():  # this run's own folder (claim_out_dir): a rerun completes it
+                save_audio(os.path.join(est_folder, f"{t}.wav"), y.cpu(), track.sample_rate, overwrite=True)
             start, frames = excerpt_bounds(track, seconds)
-            sidecar = os.path.join(folder, EXCERPT_FILE)
+            sidecar = os.path.join(est_folder, EXCERPT_FILE)
             if frames is not None and frames < track.frames:  # scored later against the same samples
                 with open(sidecar, "w") as fh:
                     json.dump({"start": start, "frames": frames, "track_frames": track.frames}, fh)
             elif os.path.exists(sidecar):
                 os.remove(sidecar)  # whole-track estimates replaced an excerpt's (overwrite=true)
+        track_scores.save(path, overwrite=True)  # absent, or stale (overwrite=true / estimates asked for)
         log.info("%s\n%s", track.name, track_scores)
         scores.append(track_scores)
     if reused:

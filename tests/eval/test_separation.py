@@ -260,3 +260,17 @@ def test_evaluation_options_are_checked_before_any_work(embedded_root, tmp_path,
     with pytest.raises(ValueError, match=needle):
         evaluate_separator(MixtureAsEstimate(), embedded_root, str(tmp_path / "out"), **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+def test_save_estimates_on_a_rerun_writes_them(embedded_root, tmp_path):
+    """A rerun with save_estimates=true reused the scores and wrote no estimates."""
+    out = str(tmp_path / "run")
+    first = evaluate_separator(Oracle(STFT(2048, 512), "irm1"), embedded_root, out, seconds=2.0, name="irm1")
+    assert not os.path.exists(os.path.join(out, "estimates"))
+    again = evaluate_separator(Oracle(STFT(2048, 512), "irm1"), embedded_root, out, seconds=2.0, name="irm1", save_estimates=True)
+    wavs = sorted(p.name for p in (tmp_path / "run" / "estimates").glob("test/*/*.wav"))
+    assert wavs == ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+    assert again["sigsep"] == first["sigsep"]
+    stamp = os.stat(next((tmp_path / "run" / "estimates").glob("test/*/drums.wav"))).st_mtime_ns
+    evaluate_separator(Oracle(STFT(2048, 512), "irm1"), embedded_root, out, seconds=2.0, name="irm1", save_estimates=True)
+    assert os.stat(next((tmp_path / "run" / "estimates").glob("test/*/drums.wav"))).st_mtime_ns == stamp  # reused now
