@@ -28,7 +28,7 @@ for t in manifest["tracks"]:
 # Every mixture is the sum of its four stems (float32 precision), and nothing clips.
 
 # %%
-for track in find_tracks(root, "train") + find_tracks(root, "test"):
+for track in find_tracks(root, "all"):
     stems = {s: read_stem(track, s).astype(np.float64) for s in ("mixture",) + SOURCES}
     err = np.abs(stems["mixture"] - sum(stems[s] for s in SOURCES)).max()
     level = {s: round(float(10 * np.log10((stems[s] ** 2).mean())), 1) for s in SOURCES}

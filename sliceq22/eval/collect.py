@@ -24,6 +24,12 @@ from sliceq22.cli import user_errors
 from sliceq22.eval.scores import format_table
 
 
+def _job_order(job_dir: str):
+    """Hydra's job folders 0, 1, ..., 10 in number order (a string sort puts 10 before 2)."""
+    name = os.path.basename(job_dir)
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
 def load_sweep(sweep_dir: str) -> dict[str, dict]:
     """``{label: summary}`` for every finished job of a multirun.
 
@@ -31,7 +37,7 @@ def load_sweep(sweep_dir: str) -> dict[str, dict]:
     so fixed settings given on the command line do not clutter the table.
     """
     found = []
-    for path in sorted(glob.glob(os.path.join(sweep_dir, "*", "summary.json"))):
+    for path in sorted(glob.glob(os.path.join(sweep_dir, "*", "summary.json")), key=lambda p: _job_order(os.path.dirname(p))):
         job = os.path.dirname(path)
         overrides: list[str] = []
         ov = os.path.join(job, ".hydra", "overrides.yaml")
@@ -55,7 +61,7 @@ def unfinished_jobs(sweep_dir: str) -> dict[str, list[str]]:
     """``{job folder: overrides}`` for the jobs of a multirun that wrote no ``summary.json``
     (failed, e.g. an inadmissible sliCQT, or still running)."""
     out = {}
-    for ov in sorted(glob.glob(os.path.join(sweep_dir, "*", ".hydra", "overrides.yaml"))):
+    for ov in sorted(glob.glob(os.path.join(sweep_dir, "*", ".hydra", "overrides.yaml")), key=lambda p: _job_order(os.path.dirname(os.path.dirname(p)))):
         job = os.path.dirname(os.path.dirname(ov))
         if not os.path.isfile(os.path.join(job, "summary.json")):
             with open(ov) as fh:
@@ -87,10 +93,19 @@ def _median_over_targets(agg: dict, metric: str) -> float:
 def collect(sweep_dir: str, metric: str = "SDR", plot: bool = True) -> dict:
     """Table (sorted by median ``metric`` over targets), best job per target, boxplots."""
     jobs = load_sweep(sweep_dir)
-    ranked = sorted(jobs, key=lambda k: -_median_over_targets(jobs[k]["sigsep"], metric))
+    def rank_key(k):  # best first; a job without a score (NaN: every track left out) last
+        m = _median_over_targets(jobs[k]["sigsep"], metric)
+        return (math.isnan(m), -m if not math.isnan(m) else 0.0)
+
+    ranked = sorted(jobs, key=rank_key)
     table = {k: jobs[k]["sigsep"] for k in ranked}
     targets = list(next(iter(table.values())))
-    best = {t: max(ranked, key=lambda k: table[k].get(t, {}).get(metric, -math.inf)) for t in targets}
+
+    def score(k, t):
+        v = table[k].get(t, {}).get(metric, math.nan)
+        return -math.inf if math.isnan(v) else v
+
+    best = {t: max(ranked, key=lambda k, t=t: score(k, t)) for t in targets}
     result = {
         "metric": metric,
         "ranking": [{"job": k, "median_over_targets": _median_over_targets(table[k], metric),

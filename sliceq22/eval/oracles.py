@@ -22,6 +22,12 @@ source is near-silent:
             magnitude-estimating network such as open-unmix achieves at best)
 ==========  ==================================================================================
 
+The sources are the separator's targets. With ``targets=[vocals, accompaniment]`` the
+accompaniment is one source (the magnitude of its stem sum), whereas sigsep-mus-oracle masks
+the four stems and sums the non-vocal estimates: the two-source oracle scores the
+accompaniment higher (most with IBM1, which keeps bins the accompaniment dominates as a
+whole), so compare two-target results with two-target oracles only.
+
 The transform is any sliceq22 transform: the STFT (``(..., bins, frames)``) or the sliCQT
 (ragged blocks ``(..., bins_g, slices, len_g)``); masks apply block by block.
 """

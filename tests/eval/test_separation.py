@@ -4,6 +4,7 @@ a folder of estimates, the CLI, evaluate.py through Hydra, and the multirun coll
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -274,3 +275,20 @@ def test_save_estimates_on_a_rerun_writes_them(embedded_root, tmp_path):
     stamp = os.stat(next((tmp_path / "run" / "estimates").glob("test/*/drums.wav"))).st_mtime_ns
     evaluate_separator(Oracle(STFT(2048, 512), "irm1"), embedded_root, out, seconds=2.0, name="irm1", save_estimates=True)
     assert os.stat(next((tmp_path / "run" / "estimates").glob("test/*/drums.wav"))).st_mtime_ns == stamp  # reused now
+
+
+def test_collector_ranks_nan_jobs_last_and_keeps_the_job_order(tmp_path):
+    """A job whose median was NaN broke the sort (best_overall was not the best); job folders
+    10, 11 came before 2, which shuffled the pivot's rows."""
+    sweep = tmp_path / "sweep"
+    sdrs = [5.0, math.nan, 9.0, 1.0, 7.0, 3.0] + [2.0] * 6
+    for i, sdr in enumerate(sdrs):
+        _fake_job(sweep, str(i), [f"transform=t{i % 6}", f"separator.method=m{i // 6}"], sdr)
+    res = collect.collect(str(sweep), plot=False)
+    meds = [r["median_over_targets"] for r in res["ranking"]]
+    assert meds[0] == 9.0 and math.isnan(meds[-1]) and meds[:-1] == sorted(meds[:-1], reverse=True)
+    assert res["best_overall"] == "transform=t2 separator.method=m0"
+    assert res["best_per_target"]["bass"]["SDR"] == 9.0
+    table = collect.pivot(str(sweep), "transform", "separator.method")
+    rows = [line.split(" | ")[0].lstrip("| ") for line in table.splitlines() if line.startswith("| t") and "transform" not in line]
+    assert rows[:6] == ["t0", "t1", "t2", "t3", "t4", "t5"]
