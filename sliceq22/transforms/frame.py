@@ -193,10 +193,12 @@ def build_frame(
     if M.max() > N:
         k = int(np.argmax(widths))  # the first maximum: a positive frequency (the rest mirrors it)
         if widths[k] >= N - 2:  # proportional to N: no slice length fits
+            # the Nyquist window spans the band from fmax to fs - fmax: more bins cannot narrow it
+            advice = "raise fmax towards Nyquist or lower q_var" if k == lb + 1 else "use more bins (or a lower q_var)"
             raise ValueError(
                 f"the window at {frqs[k]:.1f} Hz "
                 f"is {widths[k] * sample_rate / N:.0f} Hz wide, as wide as the sample rate ({sample_rate:g} Hz): no "
-                f"slice length fits it; use more bins (or a lower q_var)"
+                f"slice length fits it; {advice}"
             )
         if min_win > N:
             raise ValueError(f"min_win={min_win} is longer than slice_len={N}: lower min_win or raise slice_len")

@@ -213,6 +213,9 @@ class SliCQT(Float64Buffers):
             raise ValueError(f"sample_rate must be a finite number > 0 Hz, got {sample_rate}")
         if not (isinstance(q_var, numbers.Real) and math.isfinite(q_var)):
             raise ValueError(f"q_var must be a finite number > 0, got {q_var}")
+        for name, value in (("fmin", fmin), ("fmax", fmax)):  # None or "60" failed as a TypeError below
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real) and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number of Hz, got {value!r}")
         for name, value in (("slice_len", slice_len), ("trans_len", trans_len)):
             if value is not None and (isinstance(value, bool) or not float(value).is_integer()):
                 raise ValueError(f"{name} must be a whole number of samples, got {value}")

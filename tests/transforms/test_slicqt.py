@@ -258,6 +258,10 @@ def test_make_filterbanks_pairs():
         (dict(scale="vqlog", gamma=float("nan")), "gamma must be a finite"),
         # bins wider than the sample rate: "raise slice_len" could never help
         (dict(fmin=100, fmax=4000, bins=3, sample_rate=8000), "as wide as the sample rate.*more bins"),
+        # the Nyquist window spans fmax..fs-fmax: more bins cannot narrow it
+        (dict(scale="lin", fmin=49.2, fmax=2837.6, bins=295, sample_rate=22050, q_var=3), "11025.0 Hz.*raise fmax towards Nyquist"),
+        (dict(fmin=None), "fmin must be a finite number of Hz, got None"),  # a TypeError before
+        (dict(fmax="6000"), "fmax must be a finite number of Hz, got '6000'"),
         # the top bin merges into the Nyquist window: lowering fmin could never help
         (dict(scale="log", fmin=100, fmax=8000, bins=2, sample_rate=16000), "lower fmax below Nyquist"),
         (dict(slice_len=18432, min_win=20000), "min_win=20000 is longer than slice_len"),
