@@ -90,7 +90,7 @@ def _check_callbacks(model: dict, callbacks) -> None:
             raise ValueError(f"the model {model.get('_target_')} does not go with the callbacks of experiment="
                              f"{cls.experiment} ({cls.__name__} draws a {wanted.rsplit('.', 1)[-1]}): choose the "
                              f"experiment that trains this model (experiment=... sets model, data and callbacks "
-                             f"together) instead of overriding model=")
+                             f"together) instead of overriding model= or callbacks=")
 
 
 def _check_rates(model: dict, data: dict) -> None:
@@ -156,6 +156,8 @@ def fit(
     # torch.load(weights_only=True) refuses to unpickle
     module.checkpoint_config = config
     trainer = instantiate(trainer)
+    if not trainer.loggers:  # ~logger: LearningRateMonitor refuses to run without one
+        trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
     if trainer.fast_dev_run:
         # Lightning suppresses checkpoints in a fast_dev_run except ModelCheckpoint's save_last at
         # train end: a one-batch last.ckpt that infer.py would take for a trained model

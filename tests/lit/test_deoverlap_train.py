@@ -50,6 +50,9 @@ def trained(tmp_path_factory, data_root):
 def test_fast_dev_run(tmp_path, data_root):
     _run("train.py", tmp_path, *TINY, f"data.root={data_root}", "trainer.fast_dev_run=true")
     assert not list(tmp_path.rglob("*.ckpt"))  # a one-batch model is no checkpoint to infer with
+    # ~logger trains without TensorBoard (LearningRateMonitor, which needs a logger, is dropped)
+    _run("train.py", tmp_path / "nolog", *TINY, f"data.root={data_root}", "trainer.fast_dev_run=true", "~logger")
+    assert not (tmp_path / "nolog" / "tensorboard").exists()
 
 
 def test_training_writes_checkpoint_logs_and_reports(trained):
