@@ -7,10 +7,12 @@ reconstructs through sliCQT -> overlap-add -> network -> inverse.
 
 The checkpoint is loaded with ``torch.load(weights_only=True)``; the model is rebuilt from the
 resolved config stored in it, so no training config is needed. That config names the classes
-to build (``_target_``), so a checkpoint could name any importable callable: only classes
-under ``sliceq22.`` and ``torch.optim.`` are built, plus the prefixes listed in the
-environment variable ``SLICEQ22_TRUSTED_TARGETS`` (comma-separated, e.g. ``mylab.models.``)
-for models of your own. The reconstruction uses the
+to build (``_target_``), so a checkpoint could name any importable callable: only torch
+modules, optimizers and learning-rate schedulers *defined* under ``sliceq22.`` and
+``torch.optim.`` are built (the target is resolved through trusted modules only, so
+``sliceq22.some_module.shutil.copyfile`` is refused), plus anything under the prefixes listed
+in the environment variable ``SLICEQ22_TRUSTED_TARGETS`` (comma-separated, e.g.
+``mylab.models.``) for models of your own. The reconstruction uses the
 true slice phase (the de-overlap's own quality, as in training); the SNR of the network and of
 the re-blur baseline are printed.
 """
@@ -120,6 +122,46 @@ def _read_checkpoint(ckpt: str) -> dict:
 TRUSTED_TARGETS = ("sliceq22.", "torch.optim.")
 
 
+def _trusted_target(target) -> bool:
+    """Whether ``target`` names a torch module, optimizer or LR scheduler class defined in a
+    trusted package, reached through trusted modules only (a prefix test alone let
+    ``sliceq22.data.render.shutil.copyfile`` through: any module a sliceq22 file imports)."""
+    import importlib
+    import inspect
+    import re
+    import types
+
+    if not isinstance(target, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", target):
+        return False
+    if not target.startswith(TRUSTED_TARGETS):
+        return False
+
+    def trusted(name: str) -> bool:
+        return (name + ".").startswith(TRUSTED_TARGETS)
+
+    parts = target.split(".")
+    obj, rest = None, []
+    for i in range(len(parts) - 1, 0, -1):  # the longest trusted module the path starts with
+        name = ".".join(parts[:i])
+        if not trusted(name):
+            return False
+        try:
+            obj, rest = importlib.import_module(name), parts[i:]
+            break
+        except ImportError:
+            continue
+    if obj is None:
+        return False
+    for part in rest:
+        obj = getattr(obj, part, None)
+        if obj is None or (isinstance(obj, types.ModuleType) and not trusted(obj.__name__)):
+            return False
+    from torch.optim.lr_scheduler import LRScheduler
+
+    return (inspect.isclass(obj) and trusted(obj.__module__)
+            and issubclass(obj, (torch.nn.Module, torch.optim.Optimizer, LRScheduler)))
+
+
 def _check_targets(config, ckpt: str) -> None:
     """Refuse a checkpoint config that would build anything outside the trusted packages."""
     extra = tuple(p.strip() for p in os.environ.get("SLICEQ22_TRUSTED_TARGETS", "").split(",") if p.strip())
@@ -128,14 +170,16 @@ def _check_targets(config, ckpt: str) -> None:
         node = stack.pop()
         if isinstance(node, dict):
             target = node.get("_target_")
-            if target is not None and not (isinstance(target, str) and target.startswith(TRUSTED_TARGETS + extra)):
+            user = bool(extra) and isinstance(target, str) and target.startswith(extra)
+            if target is not None and not user and not _trusted_target(target):
                 found.append(repr(target))
             stack.extend(node.values())
         elif isinstance(node, (list, tuple)):
             stack.extend(node)
     if found:
         raise ValueError(
-            f"{ckpt} asks to build {', '.join(sorted(set(found)))}, outside {', '.join(TRUSTED_TARGETS)}: not loaded "
+            f"{ckpt} asks to build {', '.join(sorted(set(found)))}, not a model, optimizer or scheduler class of "
+            f"{', '.join(TRUSTED_TARGETS)}: not loaded "
             f"(a checkpoint's config can name any callable). If you trust this file and it uses your own "
             f"classes, list their package in SLICEQ22_TRUSTED_TARGETS, e.g. SLICEQ22_TRUSTED_TARGETS=mylab."
         )
@@ -147,7 +191,12 @@ def _load_module(ckpt: str, device: str = "cpu", state: dict | None = None):
         raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=...`?")
     _check_targets(state[CONFIG_KEY]["model"], ckpt)
     module = instantiate(state[CONFIG_KEY]["model"])
-    module.load_state_dict(state["state_dict"])
+    try:
+        module.load_state_dict(state["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{ckpt}: its weights do not match the model its config builds ({first}); "
+                         f"was the file edited or written by another version?") from exc
     return module.to(resolve_device(device)).eval()
 
 

@@ -47,8 +47,9 @@ def test_fast_dev_run_stft_control(tmp_path, data_root):
 
 
 def test_fast_dev_run_per_target_transforms(tmp_path, data_root):
-    _run(tmp_path, *TINY, "model=demix_per_target", f"data.root={data_root}", "trainer.fast_dev_run=true")
-    out = _run(tmp_path / "bad", *TINY, "model=demix_per_target", f"data.root={data_root}", "data.targets=[vocals]",
+    tiny = [o for o in TINY if not o.startswith("transform=")]  # its own transforms: transform= is refused
+    _run(tmp_path, *tiny, "model=demix_per_target", f"data.root={data_root}", "trainer.fast_dev_run=true")
+    out = _run(tmp_path / "bad", *tiny, "model=demix_per_target", f"data.root={data_root}", "data.targets=[vocals]",
                "trainer.fast_dev_run=true", ok=False)
     assert out.returncode != 0 and "data yields" in out.stderr
 
@@ -132,3 +133,38 @@ def test_checkpoint_config_cannot_build_arbitrary_callables(trained, tmp_path, m
     with pytest.raises(InstantiationException):  # now built (print returns None), then fails as a model
         load_separator(str(bad))
     assert "PWNED" in capsys.readouterr().out
+
+
+
+def test_trusted_prefixes_do_not_reach_modules_they_import(tmp_path):
+    """A prefix test let 'sliceq22.data.render.shutil.copyfile' through (render imports shutil):
+    a tampered checkpoint overwrote a file before the loader noticed anything."""
+    from sliceq22.lit.infer import _trusted_target
+
+    src, dst = tmp_path / "src.txt", tmp_path / "victim.txt"
+    src.write_text("ATTACKER")
+    dst.write_text("the user's")
+    for target in ("sliceq22.transforms.SliCQT", "sliceq22.lit.demix.DemixModule", "sliceq22.models.DeOverlapNet",
+                   "torch.optim.AdamW", "torch.optim.lr_scheduler.CosineAnnealingLR"):
+        assert _trusted_target(target), target
+    for target in ("sliceq22.data.render.shutil.copyfile", "sliceq22.data.audio.os.remove", "sliceq22.lit.infer.torch.load",
+                   "sliceq22.data.audio.save_audio",  # a sliceq22 function that writes files: not a model class
+                   "sliceq22.transforms.SliCQT.__init__.__globals__", "torch.optim.AdamW.__init__", "torch.save",
+                   "sliceq22.nope.Missing", "sliceq22..x", "sliceq22"):
+        assert not _trusted_target(target), target
+    from sliceq22.lit.infer import _check_targets
+
+    with pytest.raises(ValueError, match="asks to build 'sliceq22.data.render.shutil.copyfile'"):
+        _check_targets({"_target_": "sliceq22.data.render.shutil.copyfile", "src": str(src), "dst": str(dst)}, "x.ckpt")
+    assert dst.read_text() == "the user's"
+
+
+def test_weights_that_do_not_match_the_config_are_one_error(trained, tmp_path):
+    from sliceq22.lit.infer import load_separator
+
+    state = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state["state_dict"].pop(next(iter(state["state_dict"])))
+    bad = tmp_path / "edited.ckpt"
+    torch.save(state, bad)
+    with pytest.raises(ValueError, match="edited.ckpt: its weights do not match the model its config builds"):
+        load_separator(str(bad))
