@@ -15,7 +15,7 @@ class ConfiguredModule(L.LightningModule):
     Subclasses set ``optimizer_factory`` (``params -> Optimizer``), ``scheduler_factory``
     (``optimizer -> scheduler`` or ``None``) and ``checkpoint_config`` (the resolved config,
     set by :func:`sliceq22.lit.run.fit`), define ``_step(batch, stage)`` (``stage`` is
-    ``train``, ``val`` or ``test``; it logs and returns the loss) and may override
+    ``train``, ``val`` or ``test``; it logs through :meth:`_log` and returns the loss) and may override
     :meth:`trainable_parameters`.
     Checkpoints then carry the config under ``sliceq22_config`` (``infer.py`` rebuilds the
     module from it and loads weights with ``weights_only=True``) and the torch RNG state, so a
@@ -41,10 +41,57 @@ class ConfiguredModule(L.LightningModule):
         return self._step(batch, "train")
 
     def validation_step(self, batch, batch_idx):
+        self._eval_batch = batch_idx
         self._step(batch, "val")
 
     def test_step(self, batch, batch_idx):
+        self._eval_batch = batch_idx
         self._step(batch, "test")
+
+    # -- logging ----------------------------------------------------------------------------
+    def _log(self, values: dict, stage: str, batch_size: int) -> None:
+        """What ``_step`` computed. Training values go to Lightning per step. Validation and
+        test values are summed with their item counts and all-reduced at the epoch's end, so
+        every item counts once whatever the number of ranks: Lightning's ``sync_dist`` averaged
+        the ranks' means (weighting ranks, not items), and its DistributedSampler repeated items
+        to give every rank as many (the data module's :class:`EvalShardSampler` marks them)."""
+        if stage == "train" or getattr(self, "_trainer", None) is None:  # no trainer: a direct call
+            self.log_dict(values, batch_size=batch_size)
+            return
+        loaders = self.trainer.val_dataloaders if stage == "val" else self.trainer.test_dataloaders
+        loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
+        is_padding = getattr(getattr(loader, "sampler", None), "is_padding", None)
+        weight = 0.0 if is_padding is not None and is_padding(self._eval_batch) else float(batch_size)
+        sums = self.__dict__.setdefault("_eval_sums", {})
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, device=self.device).detach().double() * weight
+        self._eval_count = getattr(self, "_eval_count", 0.0) + weight
+
+    def _start_eval(self) -> None:
+        self._eval_sums, self._eval_count = {}, 0.0
+
+    def _end_eval(self) -> None:
+        keys = sorted(getattr(self, "_eval_sums", {}))
+        if not keys:
+            return
+        totals = torch.stack([self._eval_sums[k].reshape(()) for k in keys]
+                             + [torch.tensor(self._eval_count, dtype=torch.float64, device=self.device)])
+        totals = self.trainer.strategy.reduce(totals, reduce_op="sum")  # one all-reduce; unchanged on one process
+        count = totals[-1].clamp_min(1.0)
+        self.log_dict({k: (totals[i] / count).float() for i, k in enumerate(keys)}, prog_bar=True, sync_dist=False)
+        self._start_eval()
+
+    def on_validation_epoch_start(self) -> None:
+        self._start_eval()
+
+    def on_validation_epoch_end(self) -> None:
+        self._end_eval()
+
+    def on_test_epoch_start(self) -> None:
+        self._start_eval()
+
+    def on_test_epoch_end(self) -> None:
+        self._end_eval()
 
     def configure_optimizers(self):
         opt = self.optimizer_factory(self.trainable_parameters())

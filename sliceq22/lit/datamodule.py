@@ -6,10 +6,37 @@ from typing import Sequence
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from sliceq22.data.datasets import FixedExcerpts, RandomExcerpts, SeededSampler
 from sliceq22.data.musdb import SOURCES
+
+
+class EvalShardSampler(DistributedSampler):
+    """Validation/test items of one rank under DDP: items ``rank, rank + world, ...``, topped up
+    to ``ceil(n / world)`` with repeats so every rank runs as many batches (a rank without
+    any would skip the epoch-end all-reduce), and :meth:`is_padding` tells which are repeats
+    (the module gives them no weight). Used with batches of one item.
+
+    Lightning leaves a ``DistributedSampler`` in place; its own pads the same way but says
+    nothing, so the repeated items counted twice in the validation metrics.
+    """
+
+    def __init__(self, n: int, rank: int, world: int):
+        super().__init__(range(n), num_replicas=world, rank=rank, shuffle=False, drop_last=False)
+        self.n = n
+        per_rank = -(-n // world)
+        self.positions = [rank + k * world for k in range(per_rank)]
+
+    def __iter__(self):
+        return iter([p % self.n for p in self.positions])
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def is_padding(self, k: int) -> bool:
+        """Whether this rank's ``k``-th item repeats one that another rank scores."""
+        return self.positions[k] >= self.n
 
 
 class MusicDataModule(L.LightningDataModule):
@@ -108,10 +135,15 @@ class MusicDataModule(L.LightningDataModule):
             self.sample_seed = int(state["sample_seed"])
 
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
+        sampler = SeededSampler(len(dataset), self.sample_seed) if train else None
+        trainer = getattr(self, "trainer", None)
+        world = int(getattr(trainer, "world_size", 1) or 1)
+        if not train and world > 1:  # every item scored once (see EvalShardSampler)
+            sampler, batch_size = EvalShardSampler(len(dataset), int(trainer.global_rank), world), 1
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=SeededSampler(len(dataset), self.sample_seed) if train else None,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             drop_last=train,

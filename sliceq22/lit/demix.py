@@ -174,5 +174,5 @@ class DemixModule(ConfiguredModule):
             for j, t in enumerate(self.targets):
                 log[f"{stage}/sdr/{t}"] = scores[:, j].mean()
             log[f"{stage}/sdr_mixture"] = sdr(targets, mixture[:, None].expand_as(targets)).mean()
-        self.log_dict(log, prog_bar=stage != "train", batch_size=mixture.shape[0], sync_dist=stage != "train")
+        self._log(log, stage, mixture.shape[0])
         return loss

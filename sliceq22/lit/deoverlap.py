@@ -163,7 +163,7 @@ class DeOverlapModule(ConfiguredModule):
                 )
         elif need_wave:
             log[f"{stage}/snr_db"] = snr.mean()
-        self.log_dict(log, prog_bar=stage != "train", batch_size=x.shape[0], sync_dist=stage != "train")
+        self._log(log, stage, x.shape[0])
         return loss
 
     def trainable_parameters(self):

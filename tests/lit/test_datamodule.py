@@ -120,3 +120,77 @@ def test_sizes_that_cannot_train_are_refused(tmp_path):
                            (dict(samples_per_track=1.5), "data.samples_per_track must be an integer")):
         with pytest.raises(ValueError, match=needle):
             MusicDataModule(root, **{**dict(seconds=0.5, num_workers=0), **kwargs}).setup("fit")
+
+
+_DDP_VAL_SCRIPT = """
+import json, sys, torch, lightning as L
+from torch.utils.data import Dataset
+from sliceq22.lit.base import ConfiguredModule
+from sliceq22.lit.datamodule import MusicDataModule
+
+class Items(Dataset):
+    equal_lengths = True
+    def __init__(self, values):
+        self.values = values
+    def __len__(self):
+        return len(self.values)
+    def __getitem__(self, i):
+        i = i[0] if isinstance(i, tuple) else i  # the training sampler gives (item, seed)
+        return torch.tensor([self.values[i]]), torch.tensor([self.values[i]])
+
+class Data(MusicDataModule):
+    def prepare_data(self):
+        pass
+    def setup(self, stage=None):
+        self.train_set, self.valid_set, self.sample_seed = Items([0.0] * 8), Items([0.0, 1.0, 5.0]), 0
+
+class Probe(ConfiguredModule):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.optimizer_factory = lambda params: torch.optim.SGD(params, lr=0.0)
+    def _step(self, batch, stage):
+        loss = self.w.sum() * batch[0].mean()
+        self._log({f"{stage}/value": batch[0].mean()}, stage, batch[0].shape[0])
+        return loss
+
+if __name__ == "__main__":
+    devices = int(sys.argv[1])
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto", max_epochs=1,
+                        limit_train_batches=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        num_sanity_val_steps=0)
+    trainer.fit(Probe(), datamodule=Data("unused", batch_size=2, num_workers=0, valid_seconds=1.0))
+    if trainer.is_global_zero:
+        print("RESULT", json.dumps(float(trainer.callback_metrics["val/value"])))
+"""
+
+
+def test_validation_metrics_count_every_item_once_under_ddp(tmp_path):
+    """Three validation items on two ranks: Lightning's sampler repeated one (values 0, 1, 5 gave
+    1.5) and sync_dist averaged the ranks' means; the mean over items is 2 on any rank count."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe_val.py"
+    script.write_text(_DDP_VAL_SCRIPT)
+    for devices in (1, 2):
+        out = subprocess.run([sys.executable, str(script), str(devices)], capture_output=True, text=True, timeout=300,
+                             cwd=str(tmp_path), env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        assert out.returncode == 0, out.stderr[-3000:]
+        value = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT")).split(" ", 1)[1])
+        assert abs(value - 2.0) < 1e-6, (devices, value)
+
+
+def test_eval_shard_sampler_covers_every_item_once():
+    from sliceq22.lit.datamodule import EvalShardSampler
+
+    for n in (1, 2, 3, 14):
+        for world in (1, 2, 4, 16):
+            seen = []
+            for rank in range(world):
+                s = EvalShardSampler(n, rank, world)
+                assert len(s) == -(-n // world)  # the same number of batches on every rank
+                seen += [i for k, i in enumerate(s) if not s.is_padding(k)]
+            assert sorted(seen) == list(range(n)), (n, world)
