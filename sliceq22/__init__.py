@@ -14,8 +14,10 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
     """
     import os
 
+    from sliceq22.options import check_number
     from sliceq22.separator import separate as _separate
 
+    check_number("wiener_iterations", wiener_iterations, at_least=0, integer=True, optional=True, hint=": as trained")
     if isinstance(model, (str, os.PathLike)):
         from sliceq22.lit.infer import load_separator
 
@@ -23,6 +25,9 @@ def separate(audio, sample_rate, model, wiener_iterations=None, **kwargs):
     inner = getattr(model, "model", None)  # a LightningModule wrapping the separator
     if inner is not None and hasattr(inner, "separate") and not hasattr(model, "separate"):
         model = inner
+    if not all(hasattr(model, a) for a in ("separate", "targets", "sample_rate")):
+        raise ValueError(f"{type(model).__name__} is not a separator (a demixing model, DemixModule or checkpoint path; "
+                         f"a de-overlap model reconstructs with infer.py instead)")
     if wiener_iterations is not None and not hasattr(model, "wiener_iterations") and int(wiener_iterations) > 0:
         raise ValueError(f"{type(model).__name__} has no Wiener post-filter")
     if wiener_iterations is None or not hasattr(model, "wiener_iterations"):

@@ -47,8 +47,15 @@ def export_onnx(model: torch.nn.Module, path: str, seconds: float = 10.0, overwr
     """
     from sliceq22.transforms import STFT
 
+    import math
+    import tempfile
+
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder: give the ONNX file's path (e.g. {os.path.join(path, 'demix.onnx')})")
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{path} exists: refusing to overwrite it (choose another path, or overwrite=True / --overwrite)")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or not seconds > 0:
+        raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):  # fail now, not after minutes of export
         raise ValueError(f"the folder of {path} does not exist: create {folder} first")
@@ -59,22 +66,27 @@ def export_onnx(model: torch.nn.Module, path: str, seconds: float = 10.0, overwr
         raise ValueError("an STFT control exports only with center=True and a hop that divides n_fft (torch.istft does not export)")
     samples = int(round(seconds * model.sample_rate))
     if samples <= 0:
-        raise ValueError(f"seconds must be > 0, got {seconds}")
+        raise ValueError(f"seconds={seconds} gives no sample at {model.sample_rate:g} Hz: export at least one sample's length")
     model = model.eval().cpu()
     x = 0.1 * torch.randn(1, model.channels, samples, generator=torch.Generator().manual_seed(0))
     program = torch.onnx.export(model, (x,), dynamo=True, optimize=False, verbose=False,
                                 input_names=["audio"], output_names=["estimates"])
-    tmp = path + ".partial"
-    program.save(tmp)
-    try:  # what a deployment needs to call the graph, in the file itself
-        import onnx
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".partial")
+    os.close(fd)
+    try:
+        program.save(tmp)
+        try:  # what a deployment needs to call the graph, in the file itself
+            import onnx
 
-        proto = onnx.load(tmp)
-        onnx.helper.set_model_props(proto, metadata(model, samples))
-        onnx.save(proto, tmp)
-    except ImportError:  # pragma: no cover - onnx comes with the exporter
-        pass
-    os.replace(tmp, path)  # no half-written model under the user's name
+            proto = onnx.load(tmp)
+            onnx.helper.set_model_props(proto, metadata(model, samples))
+            onnx.save(proto, tmp)
+        except ImportError:  # pragma: no cover - onnx comes with the exporter
+            pass
+        os.replace(tmp, path)  # no half-written model under the user's name
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     result = {"path": path, "samples": samples, "inputs": ["audio"], "outputs": ["estimates"], "sdr_db": None}
     if check:
         try:

@@ -209,6 +209,9 @@ def load_separator(ckpt: str, device: str = "cpu", wiener_iterations: int | None
     module = _load_module(ckpt, device)
     if not isinstance(module, DemixModule):
         raise ValueError(f"{ckpt} holds a {type(module).__name__}, not a demixing model (experiment=demix)")
+    from sliceq22.options import check_number
+
+    check_number("wiener_iterations", wiener_iterations, at_least=0, integer=True, optional=True, hint=": as trained")
     if wiener_iterations is not None:
         if not hasattr(module.model, "wiener_iterations"):
             if int(wiener_iterations) > 0:

@@ -178,6 +178,24 @@ def test_export_onnx_refuses_bad_requests(tmp_path):
         export_onnx(SliCQDemixer(STFT(1000, 300, sample_rate=SR), hidden=4, dilations=(1,)), str(tmp_path / "s.onnx"))
     with pytest.raises(ValueError, match="does not exist"):  # before minutes of export, not after
         export_onnx(model, str(tmp_path / "missing" / "m.onnx"))
+    with pytest.raises(ValueError, match="is a folder"):  # with overwrite it failed after the export, leaving a .partial
+        export_onnx(model, str(tmp_path), overwrite=True)
+    for seconds, needle in ((float("inf"), "finite number > 0, got inf"), (float("nan"), "got nan"), (1e-6, "gives no sample")):
+        with pytest.raises(ValueError, match=needle):  # inf was an OverflowError traceback
+            export_onnx(model, str(tmp_path / "x.onnx"), seconds=seconds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_separate_checks_its_model_and_wiener_iterations():
+    from sliceq22 import separate
+
+    model = SliCQDemixer(_transforms()["bark"], hidden=4, dilations=(1,))
+    x = torch.zeros(2, 4410)
+    for bad in (-1, 1.7, "2"):  # ran as 0, 1 and 2
+        with pytest.raises(ValueError, match="wiener_iterations must be an integer >= 0"):
+            separate(x, SR, model, wiener_iterations=bad)
+    with pytest.raises(ValueError, match="Linear is not a separator"):  # was an AttributeError deep inside
+        separate(x, SR, torch.nn.Linear(2, 2))
 
 
 def test_export_onnx_writes_a_self_describing_file(tmp_path):
