@@ -38,6 +38,13 @@ def scenario_dirs(root: str) -> list[str]:
     return sorted(names, key=lambda d: int(d[1:]))
 
 
+def _seconds(path: str) -> float:
+    import soundfile as sf
+
+    info = sf.info(path)
+    return info.frames / info.samplerate
+
+
 def run(root: str, systems=SYSTEMS, hop_length: int = 512, out: str | None = None, steps=SEED_STEPS, weights=SEED_WEIGHTS) -> dict:
     """Align every scenario of ``root`` with every system; mean error rates and seconds.
 
@@ -60,7 +67,8 @@ def run(root: str, systems=SYSTEMS, hop_length: int = 512, out: str | None = Non
             t0 = time.perf_counter()
             hyp = online_processing(sdir, os.path.join(out, system, s), cache, hop_length, steps, weights, system)
             seconds.append(time.perf_counter() - t0)
-            err = beat_errors(hyp, read_beats(os.path.join(sdir, "p.beats")), read_beats(os.path.join(sdir, "o.beats")))
+            beats = [read_beats(os.path.join(sdir, f"{rec}.beats"), _seconds(os.path.join(sdir, f"{rec}.wav"))) for rec in ("p", "o")]
+            err = beat_errors(hyp, *beats)
             rates.append(error_rates(err))
         results[system] = {
             "error_rate": {tol: float(np.mean([r[tol] for r in rates])) for tol in TOLERANCES_MS},

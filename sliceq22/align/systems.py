@@ -28,6 +28,7 @@ Systems:
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -63,28 +64,61 @@ def features_of(path: str, hop_length: int, device: str = "cpu") -> tuple[np.nda
 
 
 def verify_scenario_dir(scenario_dir: str) -> None:
+    """The three recordings exist, are readable and share one sample rate (frames of each are
+    turned into seconds with it: an orchestra at another rate was timed at the piano's)."""
+    rates = {}
     for f in ("p.wav", "o.wav", "po.wav"):
-        if not os.path.isfile(os.path.join(scenario_dir, f)):
+        path = os.path.join(scenario_dir, f)
+        if not os.path.isfile(path):
             raise ValueError(f"{scenario_dir} is not an alignment scenario: {f} is missing")
+        try:
+            rates[f] = sf.info(path).samplerate
+        except Exception as exc:  # soundfile's own error types
+            raise ValueError(f"cannot read {path} as audio: {exc}") from exc
+    if len(set(rates.values())) > 1:
+        raise ValueError(f"{scenario_dir}: the recordings have different sample rates "
+                         f"({', '.join(f'{k} {v} Hz' for k, v in rates.items())}): resample them to one rate")
 
 
-def _check_cache_hop(cache_dir: str, hop_length: int) -> None:
-    """A cache holds features at one hop; frames of another hop would be misread as times."""
+def _source_record(scenario_dir: str, hop_length: int) -> dict:
+    """What a feature cache was made from: the scenario's recordings (path, size, time) and the hop."""
+    files = {}
+    for rec in ("o.wav", "po.wav"):
+        st = os.stat(os.path.join(scenario_dir, rec))
+        files[rec] = [st.st_size, st.st_mtime_ns]
+    return {"scenario": os.path.abspath(scenario_dir), "files": files, "hop_length": int(hop_length)}
+
+
+def _check_cache(cache_dir: str, hop_length: int, scenario_dir: str) -> None:
+    """A cache holds one scenario's features at one hop: frames of another hop would be misread
+    as times, and another scenario's features (an output folder reused with another root) were
+    silently aligned against."""
     path = os.path.join(cache_dir, "hop_length.npy")
     cached = int(np.load(path)) if os.path.isfile(path) else None
     if cached != int(hop_length):
         made = f"hop_length={cached}" if cached is not None else "an unrecorded hop_length (an older cache)"
         raise ValueError(f"the feature cache {cache_dir} was made with {made}, not {hop_length}: use another output folder for another hop")
+    source = os.path.join(cache_dir, "source.json")
+    recorded = None
+    if os.path.isfile(source):
+        with open(source) as fh:
+            recorded = json.load(fh)
+    if recorded != _source_record(scenario_dir, hop_length):
+        what = f"from {recorded.get('scenario')}" if isinstance(recorded, dict) else "from unrecorded recordings (an older cache)"
+        raise ValueError(f"the feature cache {cache_dir} was made {what}, not from {os.path.abspath(scenario_dir)} as it is now: "
+                         f"use another output folder")
 
 
 def offline_processing(scenario_dir: str, cache_dir: str, hop_length: int = 512) -> None:
     """Chroma of the orchestra and the full mix, computed once into ``cache_dir``."""
     verify_scenario_dir(scenario_dir)
     if os.path.isfile(os.path.join(cache_dir, "sample_rate.npy")):  # written last
-        _check_cache_hop(cache_dir, hop_length)
+        _check_cache(cache_dir, hop_length, scenario_dir)
         return
     os.makedirs(cache_dir, exist_ok=True)
     np.save(os.path.join(cache_dir, "hop_length.npy"), np.array(int(hop_length)))
+    with open(os.path.join(cache_dir, "source.json"), "w") as fh:
+        json.dump(_source_record(scenario_dir, hop_length), fh)
     for rec in ("o", "po"):
         F, onsets, sr = features_of(os.path.join(scenario_dir, f"{rec}.wav"), hop_length)
         np.save(os.path.join(cache_dir, f"{rec}_chroma.npy"), F)
@@ -159,7 +193,7 @@ def online_processing(
         raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
     if not os.path.isfile(os.path.join(cache_dir, "sample_rate.npy")):
         raise ValueError(f"cache {cache_dir} is empty or incomplete: run offline_processing first")
-    _check_cache_hop(cache_dir, hop_length)
+    _check_cache(cache_dir, hop_length, scenario_dir)
     if os.path.exists(out_dir):
         raise ValueError(f"output directory {out_dir} already exists: refusing to overwrite it")
     F_p, D_p, sr = features_of(os.path.join(scenario_dir, "p.wav"), hop_length)

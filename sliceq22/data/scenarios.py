@@ -183,10 +183,33 @@ def render_alignment(
     return manifest
 
 
-def read_beats(path: str) -> np.ndarray:
-    """Read a ``.beats`` file (one time in seconds per line)."""
+def read_beats(path: str, duration: float | None = None) -> np.ndarray:
+    """Read a ``.beats`` file (one time in seconds per line).
+
+    Raises:
+        ValueError: naming the file: a line that is not a number, no beats, a time that is not
+            finite, negative or (with ``duration``, the recording's length in seconds) past the
+            recording's end, or times that decrease.
+    """
+    times = []
     with open(path) as fh:
-        return np.array([float(line) for line in fh if line.strip()])
+        for i, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                times.append(float(line))
+            except ValueError:
+                raise ValueError(f"{path}, line {i}: {line.strip()!r} is not a time in seconds") from None
+    beats = np.array(times)
+    if beats.size == 0:
+        raise ValueError(f"{path} holds no beats")
+    if not np.isfinite(beats).all() or beats.min() < 0:
+        raise ValueError(f"{path}: beat times must be finite and >= 0")
+    if np.any(np.diff(beats) < 0):
+        raise ValueError(f"{path}: beat times decrease at line {int(np.argmax(np.diff(beats) < 0)) + 2}; sort them")
+    if duration is not None and beats.max() > duration + 0.05:
+        raise ValueError(f"{path}: a beat at {beats.max():.3f} s is past the end of its {duration:.3f} s recording")
+    return beats
 
 
 def read_scenario_info(folder: str) -> dict:

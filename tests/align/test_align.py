@@ -101,3 +101,30 @@ def test_time_stretch_interpolates_gaps_of_any_width():
     np.testing.assert_allclose(out[0], np.linspace(1, 4, 10))
     one = time_stretch_part(np.array([[1.0, 2, 3]]), 5, np.array([[0, 1, 2], [0, 2, 4]]))  # the default steps' gaps
     np.testing.assert_allclose(one[0], [1, 1.5, 2, 2.5, 3])
+
+
+def test_scenarios_caches_and_beats_are_checked(scenario_root, tmp_path):
+    """An orchestra at another rate was timed at the piano's rate; an output folder reused with
+    another root aligned against the first root's cached features; empty, unsorted, non-numeric
+    or out-of-range beat files were scored (NaN, or clamped by np.interp) or failed unnamed."""
+    import shutil
+
+    import soundfile as sf
+
+    sdir = os.path.join(scenario_root, "s1")
+    other = tmp_path / "other" / "s1"
+    shutil.copytree(sdir, other)
+    audio, rate = sf.read(other / "o.wav")
+    sf.write(other / "o.wav", audio, rate // 2)
+    with pytest.raises(ValueError, match="different sample rates.*o.wav 22050 Hz"):
+        offline_processing(str(other), str(tmp_path / "c0"), 1024)
+    sf.write(other / "o.wav", audio, rate)  # back at the common rate: another scenario's files now
+    offline_processing(sdir, str(tmp_path / "cache"), 1024)
+    with pytest.raises(ValueError, match="the feature cache .* was made from .*s1, not from .*other/s1"):
+        offline_processing(str(other), str(tmp_path / "cache"), 1024)
+    beats = tmp_path / "x.beats"
+    for text, needle in (("", "holds no beats"), ("1.0\n0.5\n", "decrease at line 2"), ("1.0\nabc\n", "line 2: 'abc'"),
+                         ("1.0\n100.0\n", "past the end of its 9.000 s recording"), ("-1\n", ">= 0")):
+        beats.write_text(text)
+        with pytest.raises(ValueError, match=needle):
+            read_beats(str(beats), duration=9.0)
