@@ -34,6 +34,7 @@ DEFAULT_TABLE: tuple[tuple[str, str], ...] = (
     (r"kick|snare|\bsn\b|hi.?hats?|\bhh\b|\bhats?\b|\btoms?\b|overhead|\boh\b|cymbal|crash|\bride\b|drum|perc|clap|shaker"
      r"|tamb|cowbell|conga|bongo", "drums"),
     (r"vox|vocal|voice|choir|singer|\bbvs?\b|adlib|lead ?v", "vocals"),
+    (r"bass ?(clarinet|flute|trombone|sax|harmonica)", "other"),  # woodwinds and brass, not the bass
     (r"bass(?!oon)|\bsub\b|808", "bass"),
     (r"gtr|guitar|keys|piano|synth|pad|organ|string|brass|horn|sax|trumpet|violin|viola|cello|bassoon|flute|clarinet|oboe"
      r"|lead|arp|pluck|fx|sample", "other"),
@@ -42,9 +43,18 @@ DEFAULT_TABLE: tuple[tuple[str, str], ...] = (
 )
 
 
+def normalise(name: str) -> str:
+    """A stem's file name as words: lower case, ``_``/``-``/``.`` as spaces, digits apart from
+    letters (``Tom_1``, ``Tom1`` and ``OH_L`` read as ``tom 1`` and ``oh l``, so the table's word
+    boundaries match them: ``_`` and digits are word characters to a regex)."""
+    stem = os.path.splitext(os.path.basename(name))[0].lower()
+    stem = re.sub(r"[_\-.]+", " ", stem)
+    return re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", stem)
+
+
 def classify(name: str, table=DEFAULT_TABLE, unknown: str = "error") -> str | None:
     """Target of a raw stem by its file name (``None`` when ``unknown == "skip"`` and nothing matches)."""
-    stem = os.path.splitext(os.path.basename(name))[0].lower()
+    stem = normalise(name)
     for pattern, target in table:
         if re.search(pattern, stem):
             return target
@@ -88,6 +98,11 @@ def check_song(song_dir: str, dst_root: str, subset: str = "train", table=DEFAUL
     wide = [f for f, i in infos.items() if i.channels > 2]
     if wide:
         raise ValueError(f"{os.path.join(song_dir, wide[0])} has {infos[wide[0]].channels} channels; expected mono or stereo stems")
+    if unknown == "error":  # every unmatched stem of the song at once, with the song named
+        unmatched = [f for f in files if classify(f, table, "skip") is None]
+        if unmatched:
+            raise ValueError(f"{song_dir}: no target for raw stem(s) {', '.join(unmatched)}; add a pattern to the table "
+                             f"or pass --unknown other (or skip)")
     stems = {f: classify(f, table, unknown) for f in files}
     if all(t is None for t in stems.values()):  # would convert to an all-silent track
         raise ValueError(f"no stem of {song_dir} matches a target ({', '.join(sorted(stems))}): add patterns to the "
@@ -126,7 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not os.path.isdir(args.src):
         sys.exit(f"error: {args.src} is not a folder of song folders")
-    songs = list_entries(args.src, "dir")
+    for folder in (args.dst, os.path.join(args.dst, args.subset)):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            sys.exit(f"error: {folder} is a file: DST_ROOT must be a folder (or not exist yet)")
+    dst = os.path.realpath(args.dst)  # a DST_ROOT inside SRC is not a song
+    songs = [s for s in list_entries(args.src, "dir")
+             if os.path.commonpath([os.path.realpath(os.path.join(args.src, s)), dst]) != os.path.realpath(os.path.join(args.src, s))]
     if not songs:
         sys.exit(f"error: no song folders in {args.src}")
     problems = []  # every song is checked before any is written: a bad one late must not leave a half-converted root
@@ -137,8 +157,11 @@ def main(argv: list[str] | None = None) -> None:
             problems.append(str(err))
     if problems:
         sys.exit(f"error: nothing was written; {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-    for song in songs:
-        print(convert_song(os.path.join(args.src, song), args.dst, args.subset, unknown=args.unknown))
+    from sliceq22.cli import user_errors
+
+    with user_errors():  # a full disk, a read-only DST_ROOT: one line naming the file
+        for song in songs:
+            print(convert_song(os.path.join(args.src, song), args.dst, args.subset, unknown=args.unknown))
 
 
 if __name__ == "__main__":

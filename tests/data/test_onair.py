@@ -19,7 +19,11 @@ from sliceq22.data.onair import classify, convert_song
      # names the first table got wrong: instruments before the generic backing/harmony/room
      ("Backing Gtr.wav", "other"), ("Harmony Guitar.wav", "other"), ("Gtr Room.wav", "other"), ("Piano Room Mic.wav", "other"),
      ("Bassoon.wav", "other"), ("BVs.wav", "vocals"), ("Hats.wav", "drums"), ("Bass Drum.wav", "drums"), ("Room L.wav", "drums"),
-     ("Backing Vocals.wav", "vocals"), ("Harmony.wav", "vocals"), ("Synth Bass.wav", "bass"), ("Override.wav", None)],
+     ("Backing Vocals.wav", "vocals"), ("Harmony.wav", "vocals"), ("Synth Bass.wav", "bass"), ("Override.wav", None),
+     # underscores and digits are word characters to a regex: these matched nothing (then 'other')
+     ("Tom1.wav", "drums"), ("Tom_1.wav", "drums"), ("OH_L.wav", "drums"), ("Sn_Top.wav", "drums"), ("HH_01.wav", "drums"),
+     ("BV_1.wav", "vocals"), ("Ride_Cym.wav", "drums"), ("Lead_Vox2.wav", "vocals"),
+     ("Bass Clarinet.wav", "other"), ("Bass_Trombone.wav", "other")],
 )
 def test_classify(name, target):
     assert classify(name, unknown="skip") == target
@@ -97,3 +101,21 @@ def test_a_song_whose_stems_are_all_skipped_is_refused(tmp_path):
     song = _song(tmp_path, {"Mystery.wav": 1})
     with pytest.raises(ValueError, match="no stem .* matches a target"):
         check_song(song, str(tmp_path / "dst"), unknown="skip")
+
+
+def test_cli_names_the_song_of_unknown_stems_and_guards_its_destination(tmp_path):
+    from sliceq22.data.onair import main
+
+    song = _song(tmp_path, {"Kick.wav": 1, "Click.wav": 1, "Mystery.wav": 1})
+    with pytest.raises(SystemExit) as err:
+        main([str(tmp_path / "raw"), str(tmp_path / "musdb")])
+    assert f"{song}: no target for raw stem(s) Click.wav, Mystery.wav" in str(err.value)  # every stem, the song named
+    (tmp_path / "afile").write_text("the user's")
+    with pytest.raises(SystemExit, match="afile is a file"):  # was a NotADirectoryError traceback after the checks
+        main([str(tmp_path / "raw"), str(tmp_path / "afile"), "--unknown", "other"])
+    assert (tmp_path / "afile").read_text() == "the user's"
+    inside = tmp_path / "raw" / "musdb"  # a DST_ROOT inside SRC: not a song on the rerun
+    main([str(tmp_path / "raw"), str(inside), "--unknown", "other"])
+    with pytest.raises(SystemExit) as err:
+        main([str(tmp_path / "raw"), str(inside), "--unknown", "other"])
+    assert "exists already" in str(err.value) and "no audio stems" not in str(err.value)
