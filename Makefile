@@ -1,8 +1,9 @@
 # Two commands set everything up on a fresh machine (Python >= 3.10 and pip):
 #   make run    create .venv, install sliceq22, run the main job (de-overlap training) on the embedded data
 #   make test   create .venv, install sliceq22 + test deps, run the test suite
-# Set PYTHON to pick an interpreter, VENV to put the environment elsewhere, or VENV= (empty)
-# to install into the active environment. TORCH_SPEC pins torch when none is installed.
+# Set PYTHON to pick the interpreter the venv is created with (an existing venv keeps its own),
+# VENV to put the environment elsewhere, or VENV= (empty) to install into the active environment.
+# TORCH_SPEC pins torch when none is installed.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,6 +13,9 @@ PYTEST_ARGS ?=
 ifeq ($(strip $(VENV)),)
 PY := $(PYTHON)
 else
+ifneq ($(words $(VENV)),1)
+$(error VENV="$(VENV)" contains spaces, which make cannot quote: choose a path without spaces)
+endif
 PY := $(VENV)/bin/python
 endif
 

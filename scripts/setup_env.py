@@ -1,14 +1,16 @@
 """Install sliceq22 and what it needs into the running interpreter's environment.
 
-Called by ``make run`` / ``make test``. Steps, each skipped when already satisfied:
+Called by ``make run`` / ``make test``. Steps, each skipped when already satisfied (pip itself
+is checked first: a venv made without it gets ensurepip or a message):
 
 1. torch: kept if one >= 2.11 is importable (a CUDA build on a cluster stays as it is);
    otherwise ``--torch`` (default ``torch==2.13.0``) is installed *first*, so that no
    unpinned dependency pulls several GB of CUDA wheels.
-2. ffmpeg/ffprobe: ``museval`` imports ``musdb`` -> ``stempeg``, which refuses to import
-   without them. Installed with apt-get when running as root on Debian/Ubuntu; otherwise
-   the script says how to install them.
-3. sliceq22 itself, editable, with the ``dev`` extra for tests.
+2. ffmpeg/ffprobe (``--dev`` only): ``museval`` imports ``musdb`` -> ``stempeg``, which refuses
+   to import without them. Installed with apt-get when running as root on Debian/Ubuntu (a
+   failing apt-get is a warning); otherwise the script says how to install them.
+3. sliceq22 itself, editable, with the ``dev`` extra for tests; redone only when
+   ``pyproject.toml`` changed since the last install into this environment.
 4. ``tinysoundfont`` (renders the embedded dataset) with ``--no-deps``: it declares ``pyaudio``,
    which is for live playback only and does not build without PortAudio headers.
 5. For tests: the reference sliCQT ``nsgt==0.19``, which only builds with
@@ -18,6 +20,7 @@ Called by ``make run`` / ``make test``. Steps, each skipped when already satisfi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -49,15 +52,29 @@ def torch_ok() -> bool:
     return (major, minor) >= (2, 11)
 
 
+def ensure_pip() -> None:
+    """A venv made without pip (Debian/Ubuntu without python3-venv) gets it from ensurepip, or a
+    message saying what to install (pip's own traceback said nothing useful)."""
+    if have("pip"):
+        return
+    print("+ python -m ensurepip", flush=True)
+    if subprocess.run([sys.executable, "-m", "ensurepip", "--upgrade"]).returncode or not have("pip"):
+        sys.exit(f"error: {sys.executable} has no pip and ensurepip could not install it. On Debian/Ubuntu: "
+                 f"apt-get install python3-venv python3-pip, then delete the environment ({sys.prefix}) and rerun make")
+
+
 def ensure_ffmpeg() -> None:
     if shutil.which("ffmpeg") and shutil.which("ffprobe"):
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         print("+ apt-get install ffmpeg (needed by musdb/museval)", flush=True)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.check_call(["apt-get", "update", "-qq"], env=env)
-        subprocess.check_call(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "ffmpeg"], env=env)
-        return
+        try:
+            subprocess.check_call(["apt-get", "update", "-qq"], env=env)
+            subprocess.check_call(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "ffmpeg"], env=env)
+            return
+        except (subprocess.CalledProcessError, OSError) as exc:  # offline, a broken mirror: go on without
+            print(f"warning: apt-get failed ({exc}).", file=sys.stderr)
     print(
         "warning: ffmpeg/ffprobe not found; musdb and museval will not import without them.\n"
         "  Debian/Ubuntu: sudo apt-get install ffmpeg   macOS: brew install ffmpeg   conda: conda install ffmpeg",
@@ -71,10 +88,23 @@ def main() -> None:
     parser.add_argument("--dev", action="store_true", help="also install test and reference dependencies")
     args = parser.parse_args()
 
+    ensure_pip()
     if not torch_ok():
         pip(args.torch)
-    ensure_ffmpeg()
-    pip("-e", f"{ROOT}[dev]" if args.dev else ROOT)
+    if args.dev:  # only the tests import museval/musdb (stempeg needs ffmpeg); sliceq22 itself does not
+        ensure_ffmpeg()
+    # the editable install is redone only when pyproject.toml changed (a rerun works offline)
+    stamp = os.path.join(sys.prefix, f".sliceq22-installed{'-dev' if args.dev else ''}")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as fh:
+        wanted = f"{ROOT}\n{hashlib.sha256(fh.read()).hexdigest()}\n"
+    current = open(stamp).read() if os.path.isfile(stamp) else None
+    if current != wanted or not have("sliceq22"):
+        pip("-e", f"{ROOT}[dev]" if args.dev else ROOT)
+        try:
+            with open(stamp, "w") as fh:
+                fh.write(wanted)
+        except OSError:  # a read-only system prefix (VENV=): install again next time
+            pass
     if not have("tinysoundfont"):
         pip("--no-deps", "tinysoundfont>=0.3")
     if args.dev and not have("nsgt"):
