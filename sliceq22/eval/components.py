@@ -110,7 +110,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seconds", type=float, default=20.0, help="first seconds of each piece (0: all)")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
-    res = evaluate(a.root, a.pieces, seconds=a.seconds or None)
+    if a.pieces < 1:
+        p.error(f"--pieces must be >= 1, got {a.pieces}")
+    if not (a.seconds >= 0 and a.seconds != float("inf")):
+        p.error(f"--seconds must be >= 0 (0: whole pieces), got {a.seconds}")
+    from sliceq22.cli import user_errors
+
+    with user_errors():
+        res = evaluate(a.root, a.pieces, seconds=a.seconds or None)
     print(f"# {res['pieces']} Bach10-style pieces ({', '.join(res['instruments'])}); seed units as in seed 002")
     print("| method | min | mean | max | reconstruction | mean SNR (dB) | reconstruction (dB) |")
     print("|---|---|---|---|---|---|---|")

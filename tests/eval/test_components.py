@@ -33,3 +33,16 @@ def test_a_larger_render_serves_fewer_pieces(tmp_path):
     render_bach10(root, pieces=2, seed=0)
     res = evaluate(root, pieces=1, methods=("nmf",), seconds=2.0)
     assert res["pieces"] == 1 and "nmf" in res["summary"]
+
+
+def test_cli_mistakes_are_one_line(tmp_path, capsys):
+    """--pieces 0 printed a table of NaN; a folder holding something else was a traceback."""
+    from sliceq22.eval.components import main
+
+    for argv, needle in ((["--pieces", "0"], "--pieces must be >= 1"), (["--seconds", "-1"], "--seconds must be >= 0")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert needle in capsys.readouterr().err
+    (tmp_path / "render.json").write_text('{"format": 2, "tracks": 3}')
+    with pytest.raises(SystemExit, match="^error: .*already holds an unfinished render made with other parameters"):
+        main(["--root", str(tmp_path), "--pieces", "1"])
