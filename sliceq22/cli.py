@@ -111,17 +111,21 @@ def check_config(cfg: DictConfig) -> None:
     if _contains(job, OmegaConf.to_container(cfg.transform, resolve=True)):
         return
     own = [k for k in _own_transforms(job) if k]
+    from_ckpt = isinstance(job.get("separator"), dict) and job["separator"].get("ckpt") is not None
     why = (f"it builds its own ({', '.join(own[:4])}{' ...' if len(own) > 4 else ''}): override those keys instead" if own else
-           "a checkpoint brings the transform it was trained with" if "ckpt" in str(job) else "it uses no transform")
+           "a checkpoint brings the transform it was trained with" if from_ckpt else "it uses no transform")
     raise ValueError(f"{' '.join(given)} has no effect on this job: {why}")
 
 
 def run_job(cfg: DictConfig):
     """``hydra.utils.instantiate(cfg.job)``, with user errors as ``error: ...`` and exit status 1.
 
-    In a ``-m`` sweep a failing job must not end the sweep: ``SystemExit`` escapes Hydra's
-    launcher, so there the message is printed at once (``error: <overrides>: <message>``) and a
-    :class:`JobError` lets the launcher record the failure and run the remaining jobs."""
+    :func:`check_config` runs first. In a ``-m`` sweep a failing job must not end the sweep:
+    ``SystemExit`` escapes Hydra's launcher, so there the message is logged at once (console and
+    the job's log file) and a :class:`JobError` lets the launcher record the failure and run the
+    remaining jobs; Hydra then exits with status 1."""
+    import logging
+
     import hydra
 
     try:
@@ -133,8 +137,6 @@ def run_job(cfg: DictConfig):
             raise
         if _multirun():
             from hydra.core.hydra_config import HydraConfig
-
-            import logging
 
             overrides = " ".join(HydraConfig.get().overrides.task)
             logging.getLogger("sliceq22").error("job failed [%s]: %s", overrides, message)  # console and <job>/*.log
