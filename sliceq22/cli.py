@@ -36,6 +36,36 @@ def _user_error(exc: BaseException) -> str | None:
     return None
 
 
+def check_new_file(path: str, overwrite: bool = False, option: str = "--out") -> None:
+    """Before any work: ``path`` may be written (not a folder, not an existing file unless
+    ``overwrite``; its folder can be created). A results file must never replace a user's file
+    (``--out data/embedded/render.json`` replaced the dataset's manifest)."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path} is a folder: give a file path")
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"{option} {path} exists: refusing to overwrite it (choose another path or pass --overwrite)")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot create {folder} ({exc.strerror or exc})") from exc
+
+
+def write_json(path: str, obj, **kwargs) -> None:
+    """``json.dump`` into a temporary file beside ``path``, then renamed: never half a file."""
+    import json
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".partial-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, **kwargs)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 @contextlib.contextmanager
 def user_errors():
     """For the ``python -m sliceq22...`` commands: a ``ValueError`` raised inside (what sliceq22

@@ -10,12 +10,11 @@ equivalent is ``python train.py experiment=align``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 from sliceq22.align.runner import format_table, run
 from sliceq22.align.systems import SYSTEMS
-from sliceq22.cli import user_errors
+from sliceq22.cli import check_new_file, user_errors, write_json
 
 
 def main(argv=None) -> None:
@@ -26,9 +25,12 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0, help="render seed if --root does not exist")
     p.add_argument("--hop", type=int, default=512)
     p.add_argument("--out", default=None)
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", default=None, help="write the results as JSON here (a new file)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     a = p.parse_args(argv)
     with user_errors():
+        if a.json:
+            check_new_file(a.json, a.overwrite, "--json")  # before the work
         if not os.path.isdir(a.root):
             from sliceq22.data.scenarios import render_alignment
 
@@ -37,9 +39,7 @@ def main(argv=None) -> None:
         results = run(a.root, a.systems, a.hop, a.out)
     print(format_table(results))
     if a.json:
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        with open(a.json, "w") as fh:
-            json.dump({"root": a.root, "hop": a.hop, "results": results}, fh, indent=2)
+        write_json(a.json, {"root": a.root, "hop": a.hop, "results": results}, indent=2)
 
 
 if __name__ == "__main__":

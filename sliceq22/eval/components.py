@@ -20,7 +20,6 @@ so its numbers compare with the note's (NMF min/mean/max 1.33 / 3.50 / 5.86, rec
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
@@ -108,15 +107,18 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--root", default="data/bach10")
     p.add_argument("--pieces", type=int, default=10)
     p.add_argument("--seconds", type=float, default=20.0, help="first seconds of each piece (0: all)")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="write the results as JSON here (a new file)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     a = p.parse_args(argv)
     if a.pieces < 1:
         p.error(f"--pieces must be >= 1, got {a.pieces}")
     if not (a.seconds >= 0 and a.seconds != float("inf")):
         p.error(f"--seconds must be >= 0 (0: whole pieces), got {a.seconds}")
-    from sliceq22.cli import user_errors
+    from sliceq22.cli import check_new_file, user_errors, write_json
 
     with user_errors():
+        if a.out:
+            check_new_file(a.out, a.overwrite)  # before the work
         res = evaluate(a.root, a.pieces, seconds=a.seconds or None)
     print(f"# {res['pieces']} Bach10-style pieces ({', '.join(res['instruments'])}); seed units as in seed 002")
     print("| method | min | mean | max | reconstruction | mean SNR (dB) | reconstruction (dB) |")
@@ -126,8 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"| {m} | {u['min']:.2f} | {u['mean']:.2f} | {u['max']:.2f} | {u['reconstruction']:.2f} | "
               f"{r['snr_db_mean']:.2f} | {r['reconstruction_db']:.2f} |")
     if a.out:
-        with open(a.out, "w") as fh:
-            json.dump(res, fh, indent=2)
+        write_json(a.out, res, indent=2)
     return res
 
 

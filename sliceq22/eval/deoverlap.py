@@ -15,7 +15,6 @@ with the true phase (``<method>+k``, :func:`~sliceq22.models.deoverlap.refine_wi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
@@ -24,7 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import sliceq22  # noqa: F401  (config resolvers)
-from sliceq22.cli import user_errors
+from sliceq22.cli import check_new_file, user_errors, write_json
 from sliceq22.data.datasets import FixedExcerpts
 from sliceq22.lit.deoverlap import snr_db
 from sliceq22.models.deoverlap import METHODS, DeOverlapGeometry, analytic_deoverlap, refine_with_phase
@@ -53,7 +52,11 @@ def load_transform(name: str, sample_rate: int = 44100):
                 raise ValueError(f"bad override {item!r} for transform config {name!r}: use key=value with one of "
                                  f"{', '.join(k for k in cfg.transform if k != '_target_')}")
         cfg.transform = OmegaConf.merge(cfg.transform, OmegaConf.from_dotlist(items))
-    t = instantiate(cfg.transform)
+    try:
+        t = instantiate(cfg.transform)
+    except Exception as exc:  # Hydra wraps the transform's own ValueError, or a TypeError of a bad value
+        cause = exc.__cause__ or exc
+        raise ValueError(f"transform config {name!r}{' with ' + overrides if overrides else ''}: {cause}") from exc
     if not isinstance(t, SliCQT):
         raise ValueError(f"{name} is a {type(t).__name__}: the de-overlap needs a sliCQT (slicqt_* configs)")
     return t
@@ -112,11 +115,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--subset", default="test")
     parser.add_argument("--refine", type=int, nargs="*", default=[1], help="phase-consistency iterations for the +k columns (none: no columns)")
-    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--out", default=None, help="write the results as JSON here (a new file)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     args = parser.parse_args(argv)
     if not args.seconds > 0:
         parser.error(f"--seconds must be > 0, got {args.seconds}")
+    if any(k < 1 for k in args.refine):
+        parser.error(f"--refine takes iteration counts >= 1, got {args.refine}")
     with user_errors():
+        if args.out:
+            check_new_file(args.out, args.overwrite)  # before minutes of work
         results = evaluate(args.root, args.transforms, args.ckpt, args.seconds, args.subset, args.refine)
     methods = [k for k in next(iter(results.values())) if k not in ("unseen_by_network", "tracks")]
     width = max(16, *(len(n) + 1 for n in results))
@@ -125,9 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         tag = " (unseen)" if r["unseen_by_network"] else ""
         print(f"{name:<{width}}" + "".join(f"{r[m]:>11.2f}" for m in methods) + tag)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as fh:
-            json.dump({"root": args.root, "ckpt": args.ckpt, "seconds": args.seconds, "refine": args.refine, "results": results}, fh, indent=2)
+        write_json(args.out, {"root": args.root, "ckpt": args.ckpt, "seconds": args.seconds, "refine": args.refine,
+                              "results": results}, indent=2)
 
 
 if __name__ == "__main__":

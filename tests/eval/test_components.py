@@ -46,3 +46,20 @@ def test_cli_mistakes_are_one_line(tmp_path, capsys):
     (tmp_path / "render.json").write_text('{"format": 2, "tracks": 3}')
     with pytest.raises(SystemExit, match="^error: .*already holds an unfinished render made with other parameters"):
         main(["--root", str(tmp_path), "--pieces", "1"])
+
+
+def test_results_files_never_replace_a_users_file(tmp_path):
+    """--out/--json wrote over any existing file (after minutes of work)."""
+    from sliceq22.align.__main__ import main as align_main
+    from sliceq22.cli import write_json
+    from sliceq22.eval.components import main
+
+    mine = tmp_path / "notes.json"
+    mine.write_text("the user's")
+    with pytest.raises(SystemExit, match="notes.json exists: refusing to overwrite it"):
+        main(["--root", str(tmp_path / "never"), "--out", str(mine)])
+    with pytest.raises(SystemExit, match="--json .*notes.json exists"):
+        align_main(["--root", str(tmp_path / "never"), "--json", str(mine)])
+    assert mine.read_text() == "the user's" and not (tmp_path / "never").exists()
+    write_json(str(tmp_path / "r.json"), {"a": 1})
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".partial")] == []
