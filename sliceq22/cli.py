@@ -38,17 +38,15 @@ def _user_error(exc: BaseException) -> str | None:
 
 def check_new_file(path: str, overwrite: bool = False, option: str = "--out") -> None:
     """Before any work: ``path`` may be written (not a folder, not an existing file unless
-    ``overwrite``; its folder can be created). A results file must never replace a user's file
+    ``overwrite``; its folder exists or can be created, and takes files). A results file must never replace a user's file
     (``--out data/embedded/render.json`` replaced the dataset's manifest)."""
     if os.path.isdir(path):
         raise ValueError(f"{option} {path} is a folder: give a file path")
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{option} {path} exists: refusing to overwrite it (choose another path or pass --overwrite)")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"{option} {path}: cannot create {folder} ({exc.strerror or exc})") from exc
+    from sliceq22.data.audio import ensure_writable_folder
+
+    ensure_writable_folder(os.path.dirname(os.path.abspath(path)), f"the folder of {option}")
 
 
 def write_json(path: str, obj, **kwargs) -> None:
