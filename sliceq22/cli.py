@@ -83,14 +83,14 @@ class JobError(ValueError):
     Hydra reports this one (with its overrides) and exits with status 1 at the end."""
 
 
-def _multirun() -> bool:
+def _hydra_config():
+    """Hydra's runtime config of the running job, or None outside Hydra."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
 
     try:
-        return HydraConfig.get().mode == RunMode.MULTIRUN
+        return HydraConfig.get()
     except ValueError:  # not under Hydra
-        return False
+        return None
 
 
 def _contains(node, wanted) -> bool:
@@ -118,16 +118,14 @@ def check_config(cfg: DictConfig) -> None:
     """Before any work: mandatory values given; a search group run as a sweep; ``transform=...``
     only where the job uses the top-level transform (a model or separator with its own, a
     checkpoint or an experiment without one would silently ignore it)."""
-    from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
     missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra."))
     if missing:  # before rendering data or loading anything (separator=demix without its ckpt)
         raise ValueError("; ".join(f"{k} is required: pass {k}=... on the command line" for k in missing))
-    try:
-        hydra_cfg = HydraConfig.get()
-    except ValueError:  # not under Hydra
+    hydra_cfg = _hydra_config()
+    if hydra_cfg is None:
         return
     search = hydra_cfg.runtime.choices.get("search")
     if search and hydra_cfg.mode != RunMode.MULTIRUN:
@@ -163,10 +161,11 @@ def run_job(cfg: DictConfig):
         message = _user_error(exc)
         if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        if _multirun():
-            from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
-            overrides = " ".join(HydraConfig.get().overrides.task)
+        hydra_cfg = _hydra_config()
+        if hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN:
+            overrides = " ".join(hydra_cfg.overrides.task)
             logging.getLogger("sliceq22").error("job failed [%s]: %s", overrides, message)  # console and <job>/*.log
             raise JobError(message) from None
         raise SystemExit(f"error: {message}") from None

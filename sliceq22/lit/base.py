@@ -62,16 +62,16 @@ class ConfiguredModule(L.LightningModule):
         loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
         is_padding = getattr(getattr(loader, "sampler", None), "is_padding", None)
         weight = 0.0 if is_padding is not None and is_padding(self._eval_batch) else float(batch_size)
-        sums = self.__dict__.setdefault("_eval_sums", {})
-        for key, value in values.items():
-            sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, device=self.device).detach().double() * weight
-        self._eval_count = getattr(self, "_eval_count", 0.0) + weight
+        for key, value in values.items():  # _start_eval ran at the epoch's start
+            value = torch.as_tensor(value, device=self.device).detach().double() * weight
+            self._eval_sums[key] = self._eval_sums.get(key, 0.0) + value
+        self._eval_count += weight
 
     def _start_eval(self) -> None:
         self._eval_sums, self._eval_count = {}, 0.0
 
     def _end_eval(self) -> None:
-        keys = sorted(getattr(self, "_eval_sums", {}))
+        keys = sorted(self._eval_sums)
         if not keys:
             return
         totals = torch.stack([self._eval_sums[k].reshape(()) for k in keys]
