@@ -105,8 +105,8 @@ class _WindowRows(torch.autograd.Function):
     that no complex tensor is indexed (see :func:`~sliceq22.transforms.fft.cview`). Every
     window is two contiguous half runs (centre up, then centre - M/2 up: zero-phase order) of
     the Hermitian-extended spectrum ``[conj mirror below 0, spectrum, conj mirror above N/2]``.
-    Forward, per group: ``spec.unfold(-1, M_g, 4)[..., starts_g, :]`` copies the rows (5x
-    faster than an element-wise gather on CPU), viewed as ``(..., n, 2 M)`` for free; the few
+    Forward, per group: ``spec.unfold(-1, M_g, 4).index_select(-2, starts_g)`` copies the rows (on CPU
+    ~10x faster than an element-wise gather, ~4x faster than ``[..., starts_g, :]``), viewed as ``(..., n, 2 M)`` for free; the few
     runs that cross DC or Nyquist are then overwritten from two small extended edge pieces,
     so the full extended spectrum is never built, and the rows are multiplied by the windows
     in place (no second 40 MB tensor per 30 s of stereo). Backward: the adjoint, one ``index_add``
@@ -125,10 +125,10 @@ class _WindowRows(torch.autograd.Function):
         hi = torch.cat((spec[..., 2 * hi_from :], _mirror(spec, F - 1 - pad_hi, F - 1)), -1) if pad_hi else None
         rows, k, e, w = [], 0, 0, 0
         for (n, m), (n_lo, n_hi) in zip(sizes, edge_counts):
-            half_rows = spec.unfold(-1, m, 4)[..., starts[k : k + 2 * n], :]  # m reals = m/2 complex
+            half_rows = spec.unfold(-1, m, 4).index_select(-2, starts[k : k + 2 * n])  # m reals = m/2 complex
             for src, count in ((lo, n_lo), (hi, n_hi)):
                 if count:
-                    half_rows.index_copy_(-2, edge_rows[e : e + count], src.unfold(-1, m, 4)[..., edge_starts[e : e + count], :])
+                    half_rows.index_copy_(-2, edge_rows[e : e + count], src.unfold(-1, m, 4).index_select(-2, edge_starts[e : e + count]))
                     e += count
             rows.append(half_rows.unflatten(-2, (n, 2)).flatten(-2).mul_(window[w : w + 2 * n * m].view(n, 2 * m)))
             k, w = k + 2 * n, w + 2 * n * m
