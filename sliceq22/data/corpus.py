@@ -17,6 +17,8 @@ VOICES = ("soprano", "alto", "tenor", "bass")
 
 @dataclass
 class Score:
+    """A four-part score in beats (a Bach chorale from music21's corpus): voice -> notes."""
+
     name: str
     beats: float  # length in beats (quarter notes)
     beats_per_bar: int

@@ -213,5 +213,7 @@ def read_beats(path: str, duration: float | None = None) -> np.ndarray:
 
 
 def read_scenario_info(folder: str) -> dict:
+    """The ``scenario.info`` JSON of a scenario folder: piece, tempi, factors, lead-ins, gains."""
+
     with open(os.path.join(folder, "scenario.info")) as fh:
         return json.load(fh)

@@ -27,6 +27,8 @@ STEMS = SOURCES  # the four MUSDB stems, defined once in .musdb
 
 @dataclass
 class Note:
+    """One note of a part, in seconds."""
+
     start: float  # seconds
     end: float  # seconds
     pitch: int  # MIDI key
@@ -35,6 +37,8 @@ class Note:
 
 @dataclass
 class Part:
+    """One instrument of a song: its stem (drums/bass/other/vocals), GM program, notes and mix settings."""
+
     stem: str
     program: int  # GM program (0-based); drums use the kit of bank 128
     is_drum: bool
@@ -46,6 +50,8 @@ class Part:
 
 @dataclass
 class Song:
+    """A generated song: its style, tempo, meter, key, length and parts."""
+
     title: str
     style: str
     bpm: float

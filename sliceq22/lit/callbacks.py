@@ -51,8 +51,6 @@ def _side_by_side(rows: list[torch.Tensor]) -> np.ndarray:
 
 
 class DeOverlapExamples(_Examples):
-    module = "sliceq22.lit.deoverlap.DeOverlapModule"  # the model it illustrates (checked by lit.run.fit)
-    experiment = "deoverlap"
     """After validation: the first validation item's spectrograms and audio in TensorBoard.
 
     Images (``examples/spectrogram target | baseline | network``): the overlap-added rasterized magnitude of the target
@@ -63,6 +61,9 @@ class DeOverlapExamples(_Examples):
         seconds: length of the excerpt shown.
         every_n_epochs: how often.
     """
+
+    module = "sliceq22.lit.deoverlap.DeOverlapModule"  # the model it illustrates (checked by lit.run.fit)
+    experiment = "deoverlap"
 
     def on_validation_epoch_end(self, trainer: L.Trainer, module) -> None:
         found = self._writer_and_item(trainer)
@@ -86,8 +87,6 @@ class DeOverlapExamples(_Examples):
 
 
 class DemixExamples(_Examples):
-    module = "sliceq22.lit.demix.DemixModule"
-    experiment = "demix"
     """After validation: the first validation item's mixture and estimates in TensorBoard.
 
     Audio ``examples/mixture`` and ``examples/<target>``; one image ``examples/spectrogram mixture | <targets>``
@@ -98,6 +97,9 @@ class DemixExamples(_Examples):
         seconds: length of the excerpt.
         every_n_epochs: how often.
     """
+
+    module = "sliceq22.lit.demix.DemixModule"
+    experiment = "demix"
 
     def on_validation_epoch_end(self, trainer: L.Trainer, module) -> None:
         found = self._writer_and_item(trainer)

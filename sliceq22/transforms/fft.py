@@ -21,6 +21,8 @@ _cache: dict = {}
 
 
 def largest_prime_factor(n: int) -> int:
+    """The largest prime factor of ``n`` (1 for ``n = 1``)."""
+
     p, largest = 2, 1
     while p * p <= n:
         while n % p == 0:
