@@ -3,10 +3,30 @@ state, and optimisers built from config factories."""
 
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 
 CONFIG_KEY = "sliceq22_config"
+BEST_KEY = "sliceq22_best"  # monitor -> the best checkpoint over the whole training, resumes included
+
+
+def best_checkpoints(trainer: L.Trainer, earlier: dict | None = None) -> dict:
+    """``monitor -> {"score", "path", "mode"}``: the best checkpoint of every monitoring
+    ``ModelCheckpoint`` of ``trainer``, weighed against ``earlier`` (the same record of the
+    runs this one resumed; Lightning's own ``best_model_path`` forgets them once a resumed run
+    saves into a new folder)."""
+    best = {k: dict(v) for k, v in (earlier or {}).items() if isinstance(v, dict)}
+    for cb in trainer.checkpoint_callbacks:
+        if not isinstance(cb, L.pytorch.callbacks.ModelCheckpoint) or cb.monitor is None:
+            continue
+        if not cb.best_model_path or cb.best_model_score is None or math.isnan(float(cb.best_model_score)):
+            continue
+        score, old = float(cb.best_model_score), best.get(cb.monitor)
+        if old is None or (score > old["score"] if cb.mode == "max" else score < old["score"]):
+            best[cb.monitor] = {"score": score, "path": cb.best_model_path, "mode": cb.mode}
+    return best
 
 
 class ConfiguredModule(L.LightningModule):
@@ -28,6 +48,7 @@ class ConfiguredModule(L.LightningModule):
     """
 
     optimizer_factory = None
+    earlier_best = None  # BEST_KEY of the checkpoint this run resumed (set by sliceq22.lit.run.fit)
     scheduler_factory = None
     checkpoint_config: dict | None = None
 
@@ -107,6 +128,7 @@ class ConfiguredModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.checkpoint_config is not None:
             checkpoint[CONFIG_KEY] = self.checkpoint_config
+        checkpoint[BEST_KEY] = best_checkpoints(self.trainer, self.earlier_best)
         checkpoint["sliceq22_rng"] = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             checkpoint["sliceq22_rng"]["cuda"] = torch.cuda.get_rng_state_all()

@@ -42,25 +42,58 @@ def _differences(a, b, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def _check_resume(ckpt_path: str, model: dict, max_epochs) -> None:
-    """A checkpoint to resume must hold this very model and have epochs left to train."""
-    import torch
+def _pin_slice_lengths(node):
+    """``node`` with every sliCQT's ``slice_len``/``trans_len`` filled in where left to the default.
 
+    A null length is chosen at construction by a rule (:func:`~sliceq22.transforms.slicqt.suggest_slice_len`);
+    checkpoints record the chosen numbers, so a checkpoint keeps its transform even if that rule
+    changes, and a resume compares what was actually built.
+    """
+    if isinstance(node, list):
+        return [_pin_slice_lengths(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _pin_slice_lengths(v) for k, v in node.items()}
+    if node.get("slice_len") is None or node.get("trans_len") is None:
+        from hydra.utils import get_class
+
+        from sliceq22.transforms import SliCQT
+
+        try:
+            cls = get_class(node["_target_"]) if isinstance(node.get("_target_"), str) else None
+        except Exception:  # noqa: BLE001 - not a class: nothing to pin (instantiate reports it)
+            cls = None
+        if isinstance(cls, type) and issubclass(cls, SliCQT):
+            built = instantiate(node)
+            node["slice_len"], node["trans_len"] = built.slice_len, built.trans_len
+    return node
+
+
+def _check_resume(ckpt_path: str, model: dict, max_epochs) -> dict:
+    """A checkpoint to resume must hold this very model and have epochs left to train; returns it."""
     from sliceq22.lit.base import CONFIG_KEY
+    from sliceq22.lit.infer import _read_checkpoint
 
+    if os.path.isdir(ckpt_path):
+        raise ValueError(f"ckpt_path={ckpt_path} is a folder: give a checkpoint file in it (a run's .../checkpoints/last.ckpt)")
     if not os.path.isfile(ckpt_path):
         raise ValueError(f"ckpt_path={ckpt_path} does not exist (use .../checkpoints/last.ckpt of a previous run)")
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    saved = (state.get(CONFIG_KEY) or {}).get("model") if isinstance(state, dict) else None
-    if saved is not None:
-        if saved.get("_target_") != model.get("_target_"):
-            raise ValueError(f"{ckpt_path} holds a {saved.get('_target_')}, this run builds a {model.get('_target_')}: "
-                             f"resume with the experiment that wrote it")
-        differ = [k for k in _differences(saved, model) if not k.startswith(("optimizer", "scheduler"))]
-        if differ:
-            shown = ", ".join(f"model.{k}" for k in differ[:6]) + (" ..." if len(differ) > 6 else "")
-            raise ValueError(f"{ckpt_path} was trained with other model settings ({shown}): resume with the same "
-                             f"model config (see its run's .hydra/config.yaml)")
+    state = _read_checkpoint(ckpt_path)
+    saved = state.get(CONFIG_KEY)
+    saved = saved.get("model") if isinstance(saved, dict) else None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{ckpt_path} carries no sliceq22 model config: resume from a checkpoint written by train.py")
+    if saved.get("_target_") != model.get("_target_"):
+        raise ValueError(f"{ckpt_path} holds a {saved.get('_target_')}, this run builds a {model.get('_target_')}: "
+                         f"resume with the experiment that wrote it")
+    differ = _differences(_pin_slice_lengths(saved), model)
+    if differ:
+        shown = ", ".join(f"model.{k}" for k in differ[:6]) + (" ..." if len(differ) > 6 else "")
+        settled = [k for k in differ if k.startswith(("optimizer", "scheduler"))]
+        why = (" (a resumed run continues with the optimizer and LR scheduler saved in the checkpoint, so "
+               f"{', '.join('model.' + k for k in settled[:3])} would not take effect)") if settled else ""
+        raise ValueError(f"{ckpt_path} was trained with other model settings ({shown}){why}: resume with the same "
+                         f"model config (see its run's .hydra/config.yaml)")
     # epochs whose training finished: Lightning's loop counter (a mid-epoch checkpoint, e.g. a
     # SLURM requeue's hpc_ckpt, has not processed its epoch yet), else the epoch index + 1
     try:
@@ -70,6 +103,23 @@ def _check_resume(ckpt_path: str, model: dict, max_epochs) -> None:
     if max_epochs is not None and max_epochs != -1 and done >= max_epochs:
         raise ValueError(f"{ckpt_path} has finished {done} epoch(s) and trainer.max_epochs={max_epochs}: nothing is "
                          f"left to train; raise trainer.max_epochs to continue")
+    return state
+
+
+def _earlier_best(resumed: dict, trainer: L.Trainer) -> dict:
+    """The best checkpoints of the training a resumed checkpoint continues (its own record, or,
+    for a checkpoint from before that record existed, its ModelCheckpoint states)."""
+    from sliceq22.lit.base import BEST_KEY
+
+    if isinstance(resumed.get(BEST_KEY), dict):
+        return resumed[BEST_KEY]
+    best = {}
+    for cb in trainer.checkpoint_callbacks:
+        old = (resumed.get("callbacks") or {}).get(getattr(cb, "state_key", None)) or {}
+        score = old.get("best_model_score")
+        if getattr(cb, "monitor", None) and old.get("best_model_path") and score is not None:
+            best[cb.monitor] = {"score": float(score), "path": old["best_model_path"], "mode": cb.mode}
+    return best
 
 
 def _check_callbacks(model: dict, callbacks) -> None:
@@ -132,7 +182,8 @@ def fit(
             or has nothing left to train; ``trainer.max_epochs`` < 1; a GPU trainer on a
             machine without one.
     """
-    config = {"model": OmegaConf.to_container(model, resolve=True), "data": OmegaConf.to_container(data, resolve=True)}
+    config = {"model": _pin_slice_lengths(OmegaConf.to_container(model, resolve=True)),
+              "data": OmegaConf.to_container(data, resolve=True)}
     from sliceq22.options import check_number
 
     max_epochs = trainer.get("max_epochs")
@@ -147,8 +198,7 @@ def fit(
             raise ValueError("this trainer needs a CUDA GPU and torch sees none: use trainer=cpu (or trainer=ddp_cpu)")
     _check_rates(config["model"], config["data"])
     _check_callbacks(config["model"], OmegaConf.to_container(trainer, resolve=True).get("callbacks"))
-    if ckpt_path is not None:
-        _check_resume(ckpt_path, config["model"], max_epochs)
+    resumed = _check_resume(ckpt_path, config["model"], max_epochs) if ckpt_path is not None else None
     L.seed_everything(seed, workers=True)
     datamodule = instantiate(data)
     module = instantiate(model)
@@ -156,6 +206,11 @@ def fit(
     # torch.load(weights_only=True) refuses to unpickle
     module.checkpoint_config = config
     trainer = instantiate(trainer)
+    if resumed is not None:
+        # a resumed run saves into its own new folder (the earlier run's files are never
+        # touched), where Lightning's top-k and best_model_path restart: the checkpoints carry
+        # the best over the whole training (BEST_KEY), reported at the end
+        module.earlier_best = _earlier_best(resumed, trainer)
     if not trainer.loggers:  # ~logger: LearningRateMonitor refuses to run without one
         trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
     if trainer.fast_dev_run:
@@ -174,6 +229,11 @@ def fit(
                 "final validation SNR (true phase): network %.2f dB, re-blur baseline %.2f dB",
                 metrics["val/snr_db"], metrics.get("val/baseline_snr_db", float("nan")),
             )
+        from sliceq22.lit.base import best_checkpoints
+
+        for monitor, best in best_checkpoints(trainer, module.earlier_best).items():
+            whole = " over the whole training (resumes included)" if module.earlier_best else ""
+            log.info("best %s%s: %.4g, %s", monitor, whole, best["score"], best["path"])
         if tb:
             log.info("TensorBoard logs: tensorboard --logdir %s", tb)
         log.info("outputs in %s", output_dir)

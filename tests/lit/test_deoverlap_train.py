@@ -61,7 +61,14 @@ def test_training_writes_checkpoint_logs_and_reports(trained):
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(run / "tensorboard"))
     assert "final validation SNR" in out.stderr + out.stdout
     state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert state["sliceq22_config"]["model"]["transform"]["scale"] == "vqlog"
+    transform = state["sliceq22_config"]["model"]["transform"]
+    assert transform["scale"] == "vqlog"
+    # the slice lengths the default rule chose are recorded, not null: the checkpoint keeps its
+    # transform even if that rule changes
+    from hydra.utils import instantiate
+
+    built = instantiate({**transform, "slice_len": None, "trans_len": None})
+    assert (transform["slice_len"], transform["trans_len"]) == (built.slice_len, built.trans_len)
     assert all(k.startswith("net.") for k in state["state_dict"])  # the transform is rebuilt, not stored
 
 
@@ -98,11 +105,21 @@ def test_resume_equals_uninterrupted(tmp_path, data_root):
     _run("train.py", tmp_path / "full", *common, "trainer.max_epochs=2")
     _run("train.py", tmp_path / "half", *common, "trainer.max_epochs=1")
     last = tmp_path / "half" / "checkpoints" / "last.ckpt"
-    _run("train.py", tmp_path / "resumed", *common, "trainer.max_epochs=2", f"ckpt_path={last}")
-    full = torch.load(tmp_path / "full" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    resumed = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    for k in full:
-        torch.testing.assert_close(resumed[k], full[k], rtol=0, atol=1e-6)
+    out = _run("train.py", tmp_path / "resumed", *common, "trainer.max_epochs=2", f"ckpt_path={last}")
+    full = torch.load(tmp_path / "full" / "checkpoints" / "last.ckpt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    for k in full["state_dict"]:
+        torch.testing.assert_close(resumed["state_dict"][k], full["state_dict"][k], rtol=0, atol=1e-6)
+    # the resumed run saves into its own folder, where Lightning's best restarts; the checkpoint's
+    # record of the best covers the whole training, as the uninterrupted run's does
+    whole, single = resumed["sliceq22_best"]["val/snr_db"], full["sliceq22_best"]["val/snr_db"]
+    assert whole["score"] == pytest.approx(single["score"], abs=1e-4)
+    assert os.path.basename(whole["path"]) == os.path.basename(single["path"])
+    assert os.path.isfile(whole["path"]) and os.path.isfile(last)  # the earlier run's files are untouched
+    half_best = torch.load(last, weights_only=True)["sliceq22_best"]["val/snr_db"]
+    own = [v for k, v in resumed["callbacks"].items() if k.startswith("ModelCheckpoint")][0]
+    assert whole["score"] == pytest.approx(max(half_best["score"], float(own["best_model_score"])))
+    assert "best val/snr_db over the whole training (resumes included)" in out.stderr + out.stdout
 
 
 def test_ddp_on_cpu_two_processes(tmp_path, data_root):
@@ -124,6 +141,30 @@ def test_resume_refuses_another_model_or_a_finished_run(trained, tmp_path, data_
         _check_resume(last, {**model, "net": {**model["net"], "channels": model["net"]["channels"] + 4}}, 2)
     with pytest.raises(ValueError, match="holds a sliceq22.lit.deoverlap.DeOverlapModule, this run builds a sliceq22.lit.demix"):
         _check_resume(last, {**model, "_target_": "sliceq22.lit.demix.DemixModule"}, 2)
+    # Lightning restores the saved optimizer and scheduler: new settings would be silently ignored
+    with pytest.raises(ValueError, match=r"model.optimizer.lr\).*so model.optimizer.lr would not take effect"):
+        _check_resume(last, {**model, "optimizer": {**model["optimizer"], "lr": 0.5}}, 2)
+    with pytest.raises(ValueError, match=r"model.scheduler\).*would not take effect"):
+        _check_resume(last, {**model, "scheduler": {"_target_": "torch.optim.lr_scheduler.StepLR", "_partial_": True, "step_size": 1}}, 2)
+    # unreadable files are one clear error (torch's unsafe weights_only=False advice is not repeated)
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    (tmp_path / "text.ckpt").write_text("hello")
+    (tmp_path / "trunc.ckpt").write_bytes(open(last, "rb").read()[:5000])
+    torch.save({"state_dict": {}}, tmp_path / "bare.ckpt")
+    for name in ("empty", "text", "trunc"):
+        with pytest.raises(ValueError, match=f"cannot read .*{name}.ckpt as a sliceq22 checkpoint") as err:
+            _check_resume(str(tmp_path / f"{name}.ckpt"), model, 2)
+        assert "weights_only=False" not in str(err.value)
+    with pytest.raises(ValueError, match="carries no sliceq22 model config"):
+        _check_resume(str(tmp_path / "bare.ckpt"), model, 2)
+    with pytest.raises(ValueError, match="is a folder: give a checkpoint file in it"):
+        _check_resume(str(tmp_path), model, 2)
+    # a checkpoint from before the lengths were recorded (null: the rule chooses) still resumes
+    old = {**model, "transform": {**model["transform"], "slice_len": None, "trans_len": None}}
+    state = torch.load(last, weights_only=True)
+    state["sliceq22_config"]["model"] = old
+    torch.save(state, tmp_path / "old.ckpt")
+    _check_resume(str(tmp_path / "old.ckpt"), model, 2)
     cmd = [sys.executable, os.path.join(ROOT, "train.py"), f"hydra.run.dir={tmp_path / 'again'}", *TINY,
            f"data.root={data_root}", "trainer.max_epochs=1", f"ckpt_path={last}"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
