@@ -139,12 +139,19 @@ def pivot(sweep_dir: str, rows: str, cols: str, metric: str = "SDR") -> str:
     two overrides of the sweep (e.g. ``transform`` and ``separator.method``)."""
     jobs = load_sweep(sweep_dir)
     cells: dict[tuple[str, str], dict] = {}
+    settings: dict[tuple[str, str], tuple] = {}
+    repeated: dict[str, str] = {}  # job -> the earlier job with identical overrides (an Optuna re-sample)
     for label, summary in jobs.items():
         ov = summary["overrides"]
         if rows not in ov or cols not in ov:
             raise ValueError(f"job {label!r} lacks the override {rows!r} or {cols!r} (its overrides: {', '.join(ov) or 'none'})")
-        cells[(ov[rows], ov[cols])] = summary["sigsep"]
-    if len(cells) < len(jobs):
+        key, full = (ov[rows], ov[cols]), tuple(sorted((k, str(v)) for k, v in ov.items()))
+        if key in settings and settings[key][0] == full:
+            repeated[label] = settings[key][1]
+            continue
+        settings.setdefault(key, (full, label))
+        cells[key] = summary["sigsep"]
+    if len(cells) + len(repeated) < len(jobs):
         others = sorted({k for s in jobs.values() for k in s["overrides"]
                          if k not in (rows, cols) and len({str(t["overrides"].get(k)) for t in jobs.values()}) > 1})
         raise ValueError(f"{len(jobs)} jobs but only {len(cells)} cells of {rows} x {cols}: the sweep also varies "
@@ -165,6 +172,9 @@ def pivot(sweep_dir: str, rows: str, cols: str, metric: str = "SDR") -> str:
                 vals.append("-" if math.isnan(v) else f"{v:.2f}")
             out.append(f"| {r} | " + " | ".join(vals) + " |")
         out.append("")
+    if repeated:
+        out.append("Jobs repeating an earlier job's overrides (a sampler's re-draw), shown once: "
+                   + ", ".join(f"{job} (= {first})" for job, first in repeated.items()))
     return "\n".join(out)
 
 

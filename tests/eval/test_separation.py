@@ -209,6 +209,11 @@ def test_pivot_refuses_to_hide_jobs_and_sorts_numbers(tmp_path):
     table = collect.pivot(str(sweep), "transform.bins", "transform.slice_len")
     assert "| transform.bins | 4096 | 16384 | null |" in table
     assert "| 96 | 1.00 | 0.00 | 5.00 |" in table
+    # an Optuna sweep re-draws identical trials: a repeat is shown once and named, not taken
+    # for a third varying setting
+    _fake_job(sweep, "7", ["transform.fmin=20", "transform.bins=96", "transform.slice_len=4096"], 1)
+    table = collect.pivot(str(sweep), "transform.bins", "transform.slice_len")
+    assert "| 96 | 1.00 | 0.00 | 5.00 |" in table and "shown once: transform.slice_len=4096 transform.bins=96 (7) (= " in table
     _fake_job(sweep, "6", ["transform.slice_len=4096", "transform.bins=96", "transform.fmin=40"], 9)
     with pytest.raises(ValueError, match="also varies transform.fmin"):
         collect.pivot(str(sweep), "transform.bins", "transform.slice_len")
