@@ -3,10 +3,14 @@
 torch's CPU FFT (MKL) computes double-precision transforms of sizes with a large prime
 factor to ~1e-14 relative error (measured: size 292 = 4 * 73 round-trips at -275 dB, size
 18060 = 4 * 3 * 5 * 7 * 43 at -281 dB, against -310 dB for numpy's pocketfft and for
-5-smooth sizes). The sliCQT meets such sizes everywhere (its per-bin lengths are ``4 * p``),
-so in float64 those sizes go through Bluestein's algorithm on power-of-two FFTs with the
-chirp computed from ``n^2 mod 2n`` in exact integers: ~-305 dB. Float32/complex64 and smooth
-sizes use torch's own FFT directly (there float32 round-off dominates anyway).
+7-smooth sizes). The sliCQT meets such sizes everywhere (its per-bin lengths are ``4 * p``,
+xumx-sliCQ's slice is ``420 * 43``), so in float64 those sizes are split: a size ``n = a p``
+with ``p`` its one large prime and ``a`` 7-smooth is a 2-D DFT,
+the ``a``-point transforms by torch's FFT and the ``p``-point ones as a product with the
+``p x p`` DFT matrix (Cooley-Tukey), phases and twiddles from exact integer products (~-305 dB, ~6x
+faster than Bluestein). Other sizes go through Bluestein's algorithm on power-of-two FFTs
+with the chirp computed from ``n^2 mod 2n``. Float32/complex64 and smooth sizes use torch's
+own FFT directly (there float32 round-off dominates anyway).
 
 All functions are plain torch ops, hence differentiable and device-agnostic.
 """
@@ -31,7 +35,7 @@ def largest_prime_factor(n: int) -> int:
     return max(largest, n) if n > 1 else largest
 
 
-def _needs_bluestein(n: int, dtype: torch.dtype) -> bool:
+def _needs_precise(n: int, dtype: torch.dtype) -> bool:
     return dtype in (torch.float64, torch.complex128) and largest_prime_factor(n) > _SMOOTH[-1]
 
 
@@ -64,27 +68,118 @@ def _bluestein(x: Tensor) -> Tensor:
     return torch.fft.ifft(a * bf, dim=-1)[..., :n] * w
 
 
+def _split(n: int) -> tuple[int, int] | None:
+    """``(a, p)`` with ``n = a p``, ``p`` prime > 7 not dividing ``a``, ``a`` 7-smooth; else None."""
+    p = largest_prime_factor(n)
+    a = n // p
+    if p <= _SMOOTH[-1] or a % p == 0 or largest_prime_factor(a) > _SMOOTH[-1]:
+        return None
+    return a, p
+
+
+def _split_plan(n: int, device: torch.device, inverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """The ``p``-point DFT matrix (complex, and as a real ``(p, 2p)`` one) and the ``(a, p)``
+    twiddle factors of the split of :func:`_split`, phases from exact integer products
+    ``jk mod p`` and ``jk mod n``; ``inverse``: conjugated, the twiddles carrying the ``1/n``."""
+    key = ("split", n, inverse, str(device))
+    if key in _cache:
+        return _cache[key]
+    a, p = _split(n)
+    sign = 1.0 if inverse else -1.0
+    j = torch.arange(p, dtype=torch.int64)
+    phase = (2 * torch.pi / p) * ((j[:, None] * j[None, :]) % p).to(torch.float64)
+    dft = torch.polar(torch.ones_like(phase), sign * phase)  # e^{-+2 pi i jk / p}
+    phase = (2 * torch.pi / n) * ((torch.arange(a)[:, None] * j[None, :]) % n).to(torch.float64)
+    twiddle = torch.polar(torch.full_like(phase, 1.0 / n if inverse else 1.0), sign * phase)  # e^{-+2 pi i i1 k1 / n}
+    real_dft = torch.view_as_real(dft).flatten(-2)  # (p, 2p): a real row times it is (re, im)-interleaved
+    plan = (dft.to(device), real_dft.to(device), twiddle.to(device))
+    if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()) and all(
+        type(c) is Tensor and not c.is_inference() for c in plan
+    ):  # plain tensors only outlive the call (see _chirp)
+        _cache[key] = plan
+    return plan
+
+
+def _split_dft(x: Tensor, inverse: bool = False) -> Tensor:
+    """DFT (``inverse``: ``1/n``-normalised inverse) of a real or complex float64 ``x`` along its
+    last dim, ``n = a p`` (Cooley-Tukey).
+
+    ``x[a i2 + i1]`` at ``(i2, i1)``: the ``p``-point DFTs over ``i2`` as one matrix product,
+    the twiddles, then the ``a``-point FFTs; ``X[k1 + p k2]`` comes out at ``(k2, k1)``, i.e. in
+    order when flattened.
+    """
+    n = x.shape[-1]
+    a, p = _split(n)
+    dft, real_dft, twiddle = _split_plan(n, x.device, inverse)
+    grid = x.unflatten(-1, (p, a)).transpose(-1, -2)  # (..., a, p): x[a i2 + i1] at (i1, i2)
+    if grid.is_complex():
+        grid = grid @ dft
+    else:  # a real input: one real product, whose output is the complex one's real view
+        grid = torch.view_as_complex((grid @ real_dft).unflatten(-1, (p, 2)))
+    grid = grid.mul_(twiddle)
+    out = torch.fft.ifft(grid, dim=-2, norm="forward") if inverse else torch.fft.fft(grid, dim=-2)
+    return out.flatten(-2)
+
+
+def _precise(x: Tensor, outputs: int | None = None) -> Tensor:
+    """float64-exact DFT for a size torch's FFT computes to only ~1e-14 (see the module doc)."""
+    y = _split_dft(x) if _split(x.shape[-1]) is not None else _bluestein(x.to(torch.complex128))
+    return y if outputs is None else y[..., :outputs]
+
+
+def _precise_inverse(x: Tensor) -> Tensor:
+    """float64-exact ``1/n``-normalised inverse DFT (see :func:`_precise`)."""
+    n = x.shape[-1]
+    return _split_dft(x, inverse=True) if _split(n) is not None else _bluestein(x.conj()).conj() / n
+
+
+def _packed_irfft(x: Tensor, n: int) -> Tensor:
+    """``irfft`` of even ``n`` as one complex inverse DFT of ``n / 2`` points (float64-exact).
+
+    With ``m = n / 2``, ``E[k] = (X[k] + X*[m-k]) / 2`` and ``O[k] = (X[k] - X*[m-k]) e^{2 pi i k / n} / 2``
+    are the spectra of the even and odd samples, and ``ifft(E + i O)`` holds them as its real and
+    imaginary parts: its real view is the signal, in order. Imaginary parts of DC and Nyquist are
+    dropped first, as ``torch.fft.irfft`` does. Half the work of a Hermitian completion.
+    """
+    m = n // 2
+    key = ("pack", n, str(x.device))
+    phase = _cache.get(key)
+    if phase is None:
+        k = torch.arange(m, dtype=torch.int64)
+        angle = (2 * torch.pi / n) * k.to(torch.float64)
+        phase = torch.polar(torch.full_like(angle, 0.5), angle).to(x.device)  # e^{2 pi i k / n} / 2
+        if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()) and type(phase) is Tensor and not phase.is_inference():
+            _cache[key] = phase
+    r = torch.view_as_real(x.to(torch.complex128))
+    keep = torch.ones(m + 1, dtype=r.dtype, device=r.device)
+    keep[0] = keep[m] = 0.0
+    x = torch.view_as_complex(torch.stack((r[..., 0], r[..., 1] * keep), dim=-1))
+    low, high = x[..., :m], x[..., 1:].flip(-1).conj()  # X[k], X*[m - k] for k = 0 .. m-1
+    z = (low + high) * 0.5 + 1j * ((low - high) * phase)
+    return torch.view_as_real(_precise_inverse(z)).flatten(-2)
+
+
 def fft(x: Tensor) -> Tensor:
     """Forward DFT along the last dimension (``torch.fft.fft`` semantics)."""
-    if _needs_bluestein(x.shape[-1], x.dtype):
-        return _bluestein(x.to(torch.complex128))
+    if _needs_precise(x.shape[-1], x.dtype):
+        return _precise(x.to(torch.complex128))
     return torch.fft.fft(x, dim=-1)
 
 
 def ifft(x: Tensor, n: int | None = None) -> Tensor:
     """Inverse DFT along the last dimension, ``1/n`` normalised (``torch.fft.ifft``)."""
     n = x.shape[-1] if n is None else n
-    if _needs_bluestein(n, x.dtype):
+    if _needs_precise(n, x.dtype):
         if n != x.shape[-1]:
             x = torch.nn.functional.pad(x, (0, n - x.shape[-1]))
-        return _bluestein(x.conj()).conj() / n
+        return _precise_inverse(x)
     return torch.fft.ifft(x, n=n, dim=-1)
 
 
 def _rfft(x: Tensor) -> Tensor:
     n = x.shape[-1]
-    if _needs_bluestein(n, x.dtype):
-        return _bluestein(x.to(torch.complex128))[..., : n // 2 + 1]
+    if _needs_precise(n, x.dtype):
+        return _precise(x, n // 2 + 1)
     return torch.fft.rfft(x, dim=-1)
 
 
@@ -140,14 +235,16 @@ def _hermitian_irfft(x: Tensor, n: int) -> Tensor:
 def irfft(x: Tensor, n: int) -> Tensor:
     """Inverse of :func:`rfft` for an output of ``n`` samples (Hermitian completion).
 
-    Under ``torch.export`` / ONNX export and for float64 sizes with a large prime factor
-    (Bluestein), the completion is explicit (:func:`_hermitian_irfft`); otherwise
-    ``torch.fft.irfft``.
+    Under ``torch.export`` / ONNX export the completion is explicit (:func:`_hermitian_irfft`);
+    float64 sizes with a large prime factor take the packed half-size inverse
+    (:func:`_packed_irfft`; odd sizes the completion), both exact; otherwise ``torch.fft.irfft``.
     """
     if x.shape[-1] != n // 2 + 1:
         raise ValueError(f"irfft of n={n} needs {n // 2 + 1} frequencies, got {x.shape[-1]}")
-    if _needs_bluestein(n, x.dtype) or torch.compiler.is_exporting():
+    if torch.compiler.is_exporting():
         return _hermitian_irfft(x, n)
+    if _needs_precise(n, x.dtype):
+        return _packed_irfft(x, n) if n % 2 == 0 else _hermitian_irfft(x, n)
     return torch.fft.irfft(x, n=n, dim=-1)
 
 

@@ -8,7 +8,23 @@ import torch
 
 from sliceq22.transforms import fft as _fft
 
-SIZES = [7, 292, 1000, 1001, 4 * 3 * 5 * 7 * 43]  # odd, 4 * 73 (Bluestein in float64), smooth, 7 * 11 * 13, xumx's slice
+SIZES = [7, 292, 1000, 1001, 4 * 3 * 5 * 7 * 43]  # odd, 4 * 73 (split), smooth, 7 * 11 * 13 (Bluestein), xumx's slice (split)
+
+
+def test_float64_paths():
+    """Large-prime sizes ``a p`` (``a`` 7-smooth) are split, the others go through Bluestein."""
+    assert _fft._split(292) == (4, 73) and _fft._split(4 * 3 * 5 * 7 * 43) == (420, 43)
+    assert _fft._split(1001) is None and _fft._split(4 * 43 * 43) is None and _fft._split(1000) is None
+    assert _fft._needs_precise(292, torch.float64) and not _fft._needs_precise(292, torch.float32)
+
+
+@pytest.mark.parametrize("n", [44, 1001])
+def test_precise_paths_are_differentiable(n):
+    x = torch.randn(2, n, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: torch.view_as_real(_fft.fft(v)), (x,))
+    assert torch.autograd.gradcheck(lambda v: torch.view_as_real(_fft.ifft(v)), (x,))
+    h = torch.randn(2, n // 2 + 1, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: _fft.irfft(v, n), (h,))  # 44: packed, 1001: completed
 
 
 def _rel(a, b) -> float:
@@ -39,6 +55,7 @@ def test_hermitian_irfft_has_torch_semantics(n, dtype):
     expected = torch.fft.irfft(x.to(torch.complex128), n)
     tol = 1e-13 if dtype == torch.complex128 else 1e-5
     torch.testing.assert_close(_fft._hermitian_irfft(x, n).double(), expected, rtol=0, atol=tol)
+    torch.testing.assert_close(_fft.irfft(x, n).double(), expected, rtol=0, atol=tol)  # 292 in float64: packed
     with pytest.raises(ValueError, match="frequencies"):
         _fft.irfft(x[..., :-1], n)
 
