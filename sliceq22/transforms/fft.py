@@ -143,13 +143,13 @@ def _packed_irfft(x: Tensor, n: int) -> Tensor:
     """
     m = n // 2
     key = ("pack", n, str(x.device))
-    phase = _cache.get(key)
-    if phase is None:
-        k = torch.arange(m, dtype=torch.int64)
-        angle = (2 * torch.pi / n) * k.to(torch.float64)
+    if key in _cache:
+        (phase,) = _cache[key]
+    else:
+        angle = (2 * torch.pi / n) * torch.arange(m, dtype=torch.float64)
         phase = torch.polar(torch.full_like(angle, 0.5), angle).to(x.device)  # e^{2 pi i k / n} / 2
         if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()) and type(phase) is Tensor and not phase.is_inference():
-            _cache[key] = phase
+            _cache[key] = (phase,)  # plain tensors only outlive the call (see _chirp)
     r = torch.view_as_real(x.to(torch.complex128))
     keep = torch.ones(m + 1, dtype=r.dtype, device=r.device)
     keep[0] = keep[m] = 0.0
