@@ -187,7 +187,7 @@ def _check_targets(config, ckpt: str) -> None:
 
 def _load_module(ckpt: str, device: str = "cpu", state: dict | None = None):
     state = _read_checkpoint(ckpt) if state is None else state
-    if CONFIG_KEY not in state or not isinstance(state[CONFIG_KEY], dict) or "model" not in state[CONFIG_KEY]:
+    if not isinstance(state.get(CONFIG_KEY), dict) or not isinstance(state[CONFIG_KEY].get("model"), dict):
         raise ValueError(f"{ckpt} carries no sliceq22 config: was it written by `python train.py experiment=...`?")
     _check_targets(state[CONFIG_KEY]["model"], ckpt)
     module = instantiate(state[CONFIG_KEY]["model"])
@@ -354,7 +354,8 @@ def run(ckpt: str, input: str, output: str | None = None, overwrite: bool = Fals
     device = resolve_device(device)  # a device this machine lacks fails before the checkpoint is read
     state = _read_checkpoint(ckpt)
     config = state.get(CONFIG_KEY)
-    target = config.get("model", {}).get("_target_", "") if isinstance(config, dict) else ""
+    model = config.get("model") if isinstance(config, dict) else None
+    target = model.get("_target_", "") if isinstance(model, dict) else ""
     if target.endswith(DemixModule.__name__):
         return separate_files(ckpt, input, output, overwrite, device, chunk_seconds, subtype=subtype, wiener_iterations=wiener_iterations)
     ignored = [k for k, v, default in (("subtype", subtype, "float"), ("wiener_iterations", wiener_iterations, None)) if v != default]

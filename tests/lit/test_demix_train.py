@@ -168,3 +168,18 @@ def test_weights_that_do_not_match_the_config_are_one_error(trained, tmp_path):
     torch.save(state, bad)
     with pytest.raises(ValueError, match="edited.ckpt: its weights do not match the model its config builds"):
         load_separator(str(bad))
+
+
+def test_a_checkpoint_without_a_model_config_is_one_error(trained, tmp_path):
+    """``{'model': None}`` crashed infer.py with a Hydra-wrapped AttributeError."""
+    from sliceq22.lit.infer import load_separator, run
+
+    state = torch.load(trained / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state["sliceq22_config"]["model"] = None
+    bad = tmp_path / "noconfig.ckpt"
+    torch.save(state, bad)
+    wav = tmp_path / "song.wav"
+    sf.write(wav, np.zeros((4410, 2)), 44100)
+    for call in (lambda: load_separator(str(bad)), lambda: run(str(bad), str(wav), str(tmp_path / "out"))):
+        with pytest.raises(ValueError, match="noconfig.ckpt carries no sliceq22 config"):
+            call()
