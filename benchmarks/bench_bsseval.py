@@ -20,18 +20,21 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import machine_info, median_time, write_result  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    check_out_dir, default_device, device_arg, faster, machine_info, median_time, positive_float, positive_int, use_device, write_result)
 from sliceq22.data.synth import synth_mixture  # noqa: E402
 from sliceq22.eval import bss_eval  # noqa: E402
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for both (default: all)")
+    p.add_argument("--seconds", type=positive_float, default=30.0)
+    p.add_argument("--device", type=device_arg, default=default_device())
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for both (default: all)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     a = p.parse_args()
+    check_out_dir(p, a.out)
+    cuda = use_device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
         try:
@@ -50,7 +53,6 @@ def main():
     t0 = time.perf_counter()
     theirs = museval.evaluate(refs, ests)
     t_museval = time.perf_counter() - t0
-    cuda = a.device.startswith("cuda")
     R, E = torch.from_numpy(refs).to(a.device), torch.from_numpy(ests).to(a.device)
     t_ours = median_time(lambda: bss_eval(R, E), repeats=3, cuda=cuda)
     ours = bss_eval(R, E)
@@ -60,7 +62,7 @@ def main():
     row = {"seconds": a.seconds, "sources": 4, "channels": 2, "museval_s": t_museval, "sliceq22_s": t_ours,
            "speedup": t_museval / t_ours, "max_abs_diff_db": diff}
     print(f"# BSS Eval v4, 4 stereo sources x {a.seconds:g} s, on {machine['device']} ({machine['threads']} threads)")
-    print(f"museval {t_museval:7.2f} s | sliceq22 {t_ours:7.3f} s | {row['speedup']:.1f}x | max |diff| {diff:.1e} dB")
+    print(f"museval {t_museval:7.2f} s | sliceq22 {t_ours:7.3f} s | sliceq22 {faster(row['speedup'])} | max |diff| {diff:.1e} dB")
     kind = "cuda" if cuda else f"cpu{machine['threads']}t"
     write_result(a.out, f"bsseval_{kind}", {"benchmark": "bsseval", "machine": machine, "results": [row]})
 

@@ -17,12 +17,20 @@ counts per bin: the reference's M_k = 4 p with primes p up to 73 make the per-bi
 slower than the data volume needs). Forward+backward is timed with a linear loss (the
 transform's own backward; the target) and with a magnitude loss, and torch.stft's own
 forward+backward ratio is printed beside it as context.
+
+Precision: the sliCQT rows above are float32, while nsgt (numpy) computes in float64 whatever
+the input (its windows are float64), so the issue's ``nsgt_*_speedup`` ratios (the targets)
+compare float32 with float64. The same transform on the signal as float64 is timed too
+(``slicqt_float64_*``), and ``nsgt_*_speedup_float64`` compare at the same precision. nsgt's
+version and FFT engine (``nsgt.fft.ENGINE``: pyfftw when importable, else numpy.fft) are
+recorded with the results.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import os
 import platform
 import statistics
@@ -33,7 +41,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import timed, write_result  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    check_out_dir, cpu_name, default_device, device_arg, positive_float, positive_int, timed, use_device, write_result)
 from sliceq22.data.synth import synth_mixture  # noqa: E402
 from sliceq22.transforms import SliCQT  # noqa: E402
 
@@ -41,21 +50,11 @@ SR = 44100
 CONFIG = dict(scale="bark", fmin=32.9, fmax=22050, bins=262, sample_rate=SR, slice_len=18060, trans_len=4516)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _nsgt_reference():
     """nsgt 0.19 with its numpy-2 clip call patched in its own namespace (as the tests do)."""
     try:
         import nsgt
+        import nsgt.fft  # its ENGINE: which FFT nsgt computes with (recorded)
         import nsgt.nsgfwin_sl
     except ImportError:
         return None
@@ -78,21 +77,24 @@ def _nsgt_reference():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=positive_int, default=15)
+    parser.add_argument("--seconds", type=positive_float, default=30.0)
+    parser.add_argument("--device", type=device_arg, default=default_device())
     parser.add_argument("--no-nsgt", action="store_true", help="skip the (slow) numpy reference")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = parser.parse_args()
+    check_out_dir(parser, args.out)
 
+    cuda = use_device(args.device)
     device = torch.device(args.device)
-    cuda = device.type == "cuda"
     x_np = synth_mixture(args.seconds, SR, seed=0).astype(np.float32)
     x = torch.from_numpy(x_np).to(device)
     L = x.shape[-1]
     t = SliCQT(**CONFIG).to(device)
     window = torch.hann_window(4096, device=device)
     C = t(x)
+    x64 = x.double()  # the same signal and transform in float64: nsgt's precision
+    C64 = t(x64)
     S = torch.stft(x, 4096, 1024, window=window, return_complex=True)
     xg = x.clone().requires_grad_()
 
@@ -118,6 +120,8 @@ def main() -> None:
     ops = {
         "slicqt_forward": lambda: t(x),
         "slicqt_inverse": lambda: t.inverse(C, L),
+        "slicqt_float64_forward": lambda: t(x64),
+        "slicqt_float64_inverse": lambda: t.inverse(C64, L),
         "slicqt_forward_backward": fwd_bwd,
         "slicqt_forward_backward_abs": fwd_bwd_abs,
         "slicqt_default_slice_forward": lambda: t_default(x),
@@ -133,6 +137,7 @@ def main() -> None:
         "rfft_slices_default": lambda: torch.fft.rfft(slices_default),
     }
     nsgt = None if (args.no_nsgt or cuda) else _nsgt_reference()
+    nsgt_info = None
     if nsgt is not None:
         from nsgt.fscale import Scale
 
@@ -149,6 +154,7 @@ def main() -> None:
 
         ref = nsgt.NSGT_sliced(Bark(), 18060, 4516, SR, real=True, multichannel=True)
         ref_coefs = list(ref.forward((x_np,)))
+        nsgt_info = {"version": importlib.metadata.version("nsgt"), "fft": nsgt.fft.ENGINE, "dtype": str(ref.g[0].dtype)}
         ops["nsgt_forward"] = lambda: list(ref.forward((x_np,)))
         ops["nsgt_inverse"] = lambda: np.concatenate(list(ref.backward(iter(ref_coefs))), axis=-1)
 
@@ -190,9 +196,13 @@ def main() -> None:
     if "nsgt_forward" in med:
         ratios["nsgt_forward_speedup"] = med["nsgt_forward"] / med["slicqt_forward"]
         ratios["nsgt_inverse_speedup"] = med["nsgt_inverse"] / med["slicqt_inverse"]
+        ratios["nsgt_forward_speedup_float64"] = med["nsgt_forward"] / med["slicqt_float64_forward"]
+        ratios["nsgt_inverse_speedup_float64"] = med["nsgt_inverse"] / med["slicqt_float64_inverse"]
+    notes = {"nsgt_forward_speedup": "sliceq22 float32 vs nsgt float64", "nsgt_inverse_speedup": "sliceq22 float32 vs nsgt float64",
+             "nsgt_forward_speedup_float64": "both float64", "nsgt_inverse_speedup_float64": "both float64"}
     machine = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "device": torch.cuda.get_device_name(device) if cuda else _cpu_name(),
+        "device": torch.cuda.get_device_name(device) if cuda else cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -205,7 +215,8 @@ def main() -> None:
         "config": CONFIG,
         "default_slice_config": {**CONFIG, "slice_len": t_default.slice_len, "trans_len": t_default.trans_len},
         "fast_sizes_config": {**CONFIG, "slice_len": t_fast.slice_len, "trans_len": t_fast.trans_len, "fast_sizes": True},
-        "signal": {"seconds": args.seconds, "channels": 2, "dtype": "float32"},
+        "signal": {"seconds": args.seconds, "channels": 2, "dtype": "float32", "float64_rows": "slicqt_float64_* (same signal as float64)"},
+        "nsgt": nsgt_info,
         "machine": machine,
         "median_seconds": med,
         "repeats": {k: len(v) for k, v in samples.items()},
@@ -221,9 +232,10 @@ def main() -> None:
         if k in targets:
             cmp, goal = targets[k]
             ok = v <= goal if cmp == "<=" else v >= goal
-            print(f"{k:<32}{v:>7.2f}x  {cmp} {goal:.1f}x {'met' if ok else 'NOT met'}")
+            note = f" ({notes[k]})" if k in notes else ""
+            print(f"{k:<32}{v:>7.2f}x  {cmp} {goal:.1f}x {'met' if ok else 'NOT met'}{note}")
         else:
-            print(f"{k:<32}{v:>7.2f}x  (context)")
+            print(f"{k:<32}{v:>7.2f}x  (context{': ' + notes[k] if k in notes else ''})")
     if cuda:
         for k in ("slicqt_forward", "slicqt_inverse"):
             print(f"{k} {1000 * med[k]:.3f} ms (target <= 1 ms): {'met' if med[k] <= 1e-3 else 'NOT met'}")

@@ -1,6 +1,6 @@
 """Regenerate the README's figures from the project's own code and data.
 
-    python scripts/make_figures.py [--out docs]
+    python scripts/make_figures.py [--out docs]   (default: the repository's docs/, wherever it runs from)
 
 * ``slicqt_vs_stft.png``: the transform tour's figure (``python train.py`` draws the same).
 * ``embedded_song.png``: one rendered song of the embedded dataset, mixture and four stems.
@@ -15,8 +15,10 @@ import tempfile
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
+from sliceq22.data.audio import ensure_writable_folder  # noqa: E402
 from sliceq22.data.musdb import SOURCES, find_tracks, read_stem  # noqa: E402
 from sliceq22.data.render import render_dataset  # noqa: E402
 from sliceq22.demo import transform_demo  # noqa: E402
@@ -26,11 +28,16 @@ from sliceq22.transforms import STFT, SliCQT  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="docs")
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs"), help="folder for the figures (default: the repository's docs/)")
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
+    try:  # a file or an unwritable folder: one line now, not a traceback after the rendering
+        ensure_writable_folder(args.out, "--out")
+    except ValueError as exc:
+        parser.error(str(exc))
     t = SliCQT("bark", 32.9, 22050, 262, 44100)
-    with tempfile.TemporaryDirectory() as tmp:
+    # the scratch folder lives in the output folder: os.replace cannot cross file systems
+    # (TMPDIR=/dev/shm gave "Invalid cross-device link")
+    with tempfile.TemporaryDirectory(dir=args.out, prefix=".make_figures-") as tmp:
         transform_demo(t, STFT(4096, 1024, sample_rate=44100), output_dir=tmp, seconds=10.0, seed=42)
         os.replace(os.path.join(tmp, "slicqt_vs_stft.png"), os.path.join(args.out, "slicqt_vs_stft.png"))
         root = os.path.join(tmp, "embedded")
