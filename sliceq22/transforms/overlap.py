@@ -3,7 +3,7 @@
 Adjacent sliCQT slices overlap by half a slice, so the coefficients of one bin group, shape
 ``(..., slices, M)``, lie on a time grid of hop ``M / 2``. ``overlap_add`` sums them into one
 spectrogram row of ``(slices + 1) * M / 2`` frames; it is linear, works on real and complex
-tensors and is its own autograd. Written as two in-place half-block adds instead of a
+tensors and is its own autograd. Written as a half-block copy and an in-place half-block add instead of a
 loop or ``fold``: frame block ``b`` receives the first half of slice ``b`` and the second
 half of slice ``b - 1``.
 
@@ -43,8 +43,9 @@ def overlap_add(x: Tensor) -> Tensor:
     """
     slices, m = _check(x, "overlap_add")
     h = m // 2
-    out = x.new_zeros(x.shape[:-2] + (slices + 1, h))
-    out[..., :-1, :] += x[..., :h]
+    out = x.new_empty(x.shape[:-2] + (slices + 1, h))  # no zero fill: the first half-blocks are copied in
+    out[..., :-1, :] = x[..., :h]
+    out[..., -1, :] = 0
     out[..., 1:, :] += x[..., h:]
     return out.flatten(-2)
 
