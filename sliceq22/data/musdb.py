@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ import numpy as np
 import soundfile as sf
 
 from .audio import list_entries
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("drums", "bass", "other", "vocals")
 SUBSETS = ("train", "valid", "test")
@@ -124,8 +127,25 @@ def _valid_names(root: str, train_names: list[str]) -> set[str]:
         return names
     musdb_names = set(musdb_validation_tracks())
     if musdb_names & set(train_names):
+        _say_split(root, "musdb's validation list", musdb_names & set(train_names), len(musdb_names))
         return musdb_names
-    return {n for j, n in enumerate(sorted(train_names)) if len(train_names) >= 2 and j % 6 == 1}
+    chosen = {n for j, n in enumerate(sorted(train_names)) if len(train_names) >= 2 and j % 6 == 1}
+    _say_split(root, "every sixth track (no render.json, valid.txt or musdb validation track found)", chosen)
+    return chosen
+
+
+_SAID: set = set()
+
+
+def _say_split(root: str, rule: str, names: set, listed: int | None = None) -> None:
+    """Log once per root which rule chose the validation tracks: a partial MUSDB copy (or one
+    whose validation tracks were moved) falls back to another rule without any other sign."""
+    key = (os.path.abspath(root), rule, tuple(sorted(names)))
+    if key in _SAID:
+        return
+    _SAID.add(key)
+    found = f" ({len(names)} of its {listed} tracks found)" if listed is not None and len(names) < listed else ""
+    log.info("%s: validation tracks by %s%s: %s", root, rule, found, ", ".join(sorted(names)) or "none")
 
 
 def check_track(path: str, sample_rate: int, mono_to_stereo: bool = False) -> Track:
@@ -210,7 +230,13 @@ def find_tracks(root: str, subset: str = "train", sample_rate: int = 44100, mono
         names = [n for n in names if n in valid]
     if not names:
         hint = ""
-        if subset == "valid":
+        stems = [f for f in (os.listdir(folder) if os.path.isdir(folder) else []) if f.endswith(".stem.mp4")]
+        if stems:
+            hint = (f" ({folder} holds MUSDB18's .stem.mp4 files ({len(stems)}): sliceq22 reads the decoded wavs of "
+                    "MUSDB18-HQ; decode these with musdb's `musdbconvert` or download the HQ release)")
+        elif not os.path.isdir(folder):
+            hint = f" (it has no {os.path.basename(folder)}/ folder)"
+        elif subset == "valid":
             hint = (" (an embedded render has validation tracks from 3 tracks on: data.render.tracks=3 or more;"
                     f" for other data list them in {os.path.join(root, VALID_LIST)})")
         elif subset == "train" and listed:

@@ -94,8 +94,10 @@ def claim_out_dir(out_dir: str, fingerprint: Mapping, subset: str, overwrite: bo
     if root and os.path.realpath(out_dir) in (os.path.realpath(root), os.path.realpath(os.path.join(root, subset))):
         raise ValueError(f"the scores' folder {out_dir} is the data root {root}: choose another output folder")
     path = os.path.join(out_dir, PROVENANCE)
-    scores_dir = os.path.join(out_dir, subset)
-    has_scores = os.path.isdir(scores_dir) and any(f.endswith(".json") for f in os.listdir(scores_dir))
+    # track scores lie in <out>/<track's folder>/ (train/ for MUSDB's valid split, train/ and test/
+    # for "all"), not <out>/<subset>/: look in every folder but the saved estimates
+    folders = [os.path.join(out_dir, d) for d in (os.listdir(out_dir) if os.path.isdir(out_dir) else []) if d != "estimates"]
+    has_scores = any(os.path.isdir(d) and any(f.endswith(".json") for f in os.listdir(d)) for d in folders)
     if not overwrite:
         if os.path.exists(path):
             with open(path) as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -25,9 +26,10 @@ def test_splits(embedded_root):
         find_tracks(embedded_root, "everything")
 
 
-def test_validation_split_of_other_musdb_layout_data(embedded_root, tmp_path):
+def test_validation_split_of_other_musdb_layout_data(embedded_root, tmp_path, caplog):
     """Data in the MUSDB layout that is neither a render nor MUSDB18-HQ (e.g. an OnAir
     conversion): every sixth training track validates, or the tracks a valid.txt lists."""
+    caplog.set_level(logging.INFO, logger="sliceq22.data.musdb")
     root = tmp_path / "mine"
     shutil.copytree(os.path.join(embedded_root, "train"), root / "train")
     every = sorted(os.listdir(root / "train"))  # 5 tracks: the render's 4 train + 1 valid
@@ -42,6 +44,9 @@ def test_validation_split_of_other_musdb_layout_data(embedded_root, tmp_path):
     (root / "valid.txt").unlink()
     os.rename(root / "train" / every[0], root / "train" / "Actions - One Minute Smile")  # looks like MUSDB18-HQ
     assert [t.name for t in find_tracks(str(root), "valid")] == ["Actions - One Minute Smile"]  # musdb's list
+    # a partial MUSDB copy validates on what it has of musdb's list, and says so (once)
+    assert "validation tracks by musdb's validation list (1 of its 14 tracks found): Actions - One Minute Smile" in caplog.text
+    assert "every sixth track" in caplog.text  # the earlier fallback was logged too
 
 
 def test_musdb_validation_split_is_musdbs():
@@ -106,6 +111,11 @@ def test_bad_roots(tmp_path):
     (tmp_path / "train" / ".ipynb_checkpoints").mkdir(parents=True)  # hidden folders are not tracks
     with pytest.raises(ValueError, match="no training tracks"):
         find_tracks(str(tmp_path))
+    (tmp_path / "train" / "A - B.stem.mp4").write_bytes(b"")  # the MUSDB18 (STEMS) release, not HQ
+    with pytest.raises(ValueError, match="holds MUSDB18's .stem.mp4 files \\(1\\).*musdbconvert"):
+        find_tracks(str(tmp_path))
+    with pytest.raises(ValueError, match="no test tracks .*no test/ folder"):
+        find_tracks(str(tmp_path), "test")
 
 
 def test_a_render_without_validation_tracks_says_how_many_to_render(tmp_path):

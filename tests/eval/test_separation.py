@@ -92,6 +92,13 @@ def test_scores_of_another_run_are_never_reused_under_a_new_name(embedded_root, 
         evaluate_estimates(embedded_root, str(tmp_path / "other"), first)
     floor = evaluate_separator(MixtureAsEstimate(), embedded_root, out, overwrite=True)  # asked for: recomputed
     assert floor["method"] == "MixtureAsEstimate" and floor["sigsep"]["vocals"]["SDR"] < summary["sigsep"]["vocals"]["SDR"] - 3
+    # the validation tracks' scores lie in <out>/train/ (as museval places them), which the check
+    # missed: a second method in that folder reported the first one's scores under its own name
+    valid = str(tmp_path / "valid")
+    evaluate_separator(Oracle(STFT(2048, 512), "irm1"), embedded_root, valid, subset="valid", seconds=1.0)
+    assert os.listdir(os.path.join(valid, "train"))
+    with pytest.raises(ValueError, match="holds scores of another run"):
+        evaluate_separator(MixtureAsEstimate(), embedded_root, valid, subset="valid", seconds=1.0)
     legacy = tmp_path / "legacy"
     (legacy / "test").mkdir(parents=True)
     (legacy / "test" / "x.json").write_text("{}")
