@@ -45,6 +45,7 @@ from benchmarks.common import (  # noqa: E402
     check_out_dir, cpu_name, default_device, device_arg, positive_float, positive_int, timed, use_device, write_result)
 from sliceq22.data.synth import synth_mixture  # noqa: E402
 from sliceq22.transforms import SliCQT  # noqa: E402
+from sliceq22.transforms import fft as _fft  # noqa: E402
 
 SR = 44100
 CONFIG = dict(scale="bark", fmin=32.9, fmax=22050, bins=262, sample_rate=SR, slice_len=18060, trans_len=4516)
@@ -132,8 +133,10 @@ def main() -> None:
         "istft": lambda: torch.istft(S, 4096, 1024, window=window, length=L),
         "stft_forward_backward": stft_fwd_bwd,
         # context: the first step alone, one rfft of every slice. 18060 = 4*3*5*7*43; MKL's
-        # (and pocketfft's) transforms of that size are ~4x slower than of the 5-smooth 18432
+        # (and pocketfft's) transforms of that size are ~4x slower than of the 5-smooth 18432;
+        # sliceq22's rfft splits it on the CPU (transforms/fft.py: _split_rfft)
         "rfft_slices": lambda: torch.fft.rfft(slices),
+        "rfft_slices_sliceq22": lambda: _fft.rfft(slices),
         "rfft_slices_default": lambda: torch.fft.rfft(slices_default),
     }
     nsgt = None if (args.no_nsgt or cuda) else _nsgt_reference()
@@ -180,6 +183,7 @@ def main() -> None:
         "fast_sizes_forward_vs_stft": med["slicqt_fast_sizes_forward"] / med["stft"],
         "fast_sizes_inverse_vs_istft": med["slicqt_fast_sizes_inverse"] / med["istft"],
         "rfft_slices_vs_stft": med["rfft_slices"] / med["stft"],
+        "rfft_slices_sliceq22_vs_stft": med["rfft_slices_sliceq22"] / med["stft"],
         "rfft_slices_default_vs_stft": med["rfft_slices_default"] / med["stft"],
     }
     targets = {  # (comparison, value); ratios without one are context (e.g. torch.stft's own)

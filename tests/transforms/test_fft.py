@@ -45,6 +45,32 @@ def test_float64_transforms_match_pocketfft(n):
     assert _rel(_fft.irfft(torch.from_numpy(np.fft.rfft(x)), n).numpy(), x) < 1e-14
 
 
+@pytest.mark.parametrize("n", [86, 301, 292, 4 * 3 * 5 * 7 * 43, 4 * 3 * 5 * 7 * 61 * 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_split_rfft_matches_pocketfft(n, dtype):
+    """The half-size split of real FFTs (odd sizes too, any leading dims): float32 to its
+    round-off, float64 to ~1e-15; in float32 it stands in for MKL's own transform at xumx-sliCQ's
+    slice of 18060 = 420 * 43 (and other primes in 37..61) on the CPU."""
+    x = torch.randn(2, 3, n, dtype=dtype, generator=torch.Generator().manual_seed(n))
+    expected = np.fft.rfft(x.double().numpy())
+    got = _fft._split_rfft(x)
+    assert got.shape == (2, 3, n // 2 + 1) and got.dtype == (torch.complex64 if dtype == torch.float32 else torch.complex128)
+    assert _rel(got.numpy(), expected) < (5e-7 if dtype == torch.float32 else 1e-15)
+    fast = n >= 4096 and _fft._split(n)[1] in range(37, 62)
+    assert _fft._fast_split(n, x) == (fast and dtype == torch.float32)
+    assert _rel(_fft.rfft(x).numpy(), expected) < (5e-7 if dtype == torch.float32 else 1e-15)
+
+
+def test_fast_split_is_for_eager_cpu_float32_only():
+    x = torch.randn(2, 18060)
+    assert _fft._fast_split(18060, x)
+    assert not _fft._fast_split(18060, x.double())  # float64 is always split (precision), not by this rule
+    assert not _fft._fast_split(18432, torch.randn(2, 18432))  # 5-smooth: MKL's own
+    assert not _fft._fast_split(4 * 3 * 5 * 7 * 73, torch.randn(2, 4 * 3 * 5 * 7 * 73))  # 73: MKL as fast
+    compiled = torch.compile(lambda v: _fft.rfft(v), fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), torch.fft.rfft(x), rtol=0, atol=1e-3)  # compiled: torch's own
+
+
 @pytest.mark.parametrize("n", [16, 17, 292])
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 def test_hermitian_irfft_has_torch_semantics(n, dtype):
